@@ -1,0 +1,132 @@
+//! The consumer group and consumer models (design §4.1 `ConsumerGroup`, `Consumer`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{validate_client_id, validate_topic_name};
+use crate::ModelError;
+
+/// A named set of consumers sharing the work of one topic; each group sees every message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerGroup {
+    /// Stable id, e.g. `group_0190...`.
+    pub id: String,
+    /// The group's name, unique within its topic.
+    pub group_id: String,
+    /// The topic it reads.
+    pub topic_name: String,
+    /// How many consumers are members.
+    pub consumer_count: u32,
+    /// Lifecycle state.
+    pub status: GroupStatus,
+    /// Free-form extra settings.
+    pub config: BTreeMap<String, String>,
+    /// When a member last acknowledged a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit_time: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ConsumerGroup {
+    /// Checks the group and topic names.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        validate_client_id("groupId", &self.group_id)?;
+        validate_topic_name(&self.topic_name)
+    }
+}
+
+/// State of a consumer group, serialized as the design's lowercase strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupStatus {
+    /// Has live members.
+    #[default]
+    Active,
+    /// Has no live member.
+    Inactive,
+    /// Partition ownership is moving between members.
+    Rebalancing,
+}
+
+impl GroupStatus {
+    /// The lowercase name used in JSON and BSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Active => "active",
+            GroupStatus::Inactive => "inactive",
+            GroupStatus::Rebalancing => "rebalancing",
+        }
+    }
+}
+
+/// One member of a consumer group. The same client id may be a member of several groups, so a
+/// consumer is identified by (consumer id, group id, topic name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consumer {
+    /// Stable id, e.g. `consumer_0190...`.
+    pub id: String,
+    /// The client's own id.
+    pub consumer_id: String,
+    /// The group it belongs to.
+    pub group_id: String,
+    /// The topic the group reads.
+    pub topic_name: String,
+    /// The partition it last read (design field; the broker tracks full assignments).
+    pub partition: u32,
+    /// The next offset it will read in that partition.
+    pub current_offset: u64,
+    /// The offset up to which its reads are acknowledged.
+    pub committed_offset: u64,
+    /// Messages behind the end of the partition.
+    pub lag: u64,
+    /// Liveness.
+    pub status: ConsumerStatus,
+    /// Last sign of life.
+    pub last_heartbeat: DateTime<Utc>,
+    /// What the client said about itself (host, version, ...).
+    pub client_info: BTreeMap<String, String>,
+    /// When it first joined.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Consumer {
+    /// Checks the consumer, group and topic names.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        validate_client_id("consumerId", &self.consumer_id)?;
+        validate_client_id("groupId", &self.group_id)?;
+        validate_topic_name(&self.topic_name)
+    }
+}
+
+/// Liveness of a consumer, serialized as the design's lowercase strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsumerStatus {
+    /// Heartbeating.
+    #[default]
+    Active,
+    /// Missed its session timeout or left.
+    Inactive,
+    /// Reported a failure.
+    Error,
+}
+
+impl ConsumerStatus {
+    /// The lowercase name used in JSON and BSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Active => "active",
+            ConsumerStatus::Inactive => "inactive",
+            ConsumerStatus::Error => "error",
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Data and config models of mq: topics, messages, consumer groups, consumers, dead letters,
+//! and the configs that create them, with their validation rules.
+//!
+//! JSON names are camelCase (the REST API's shapes); storage crates map them to the snake_case
+//! BSON names of the design (see `mq-repo`'s MongoDB documents). This crate knows no Redis,
+//! MongoDB or HTTP types, so every layer above can depend on it.
+#![deny(missing_docs)]
+
+mod clock;
+mod config;
+mod consumer;
+mod dead_letter;
+mod error;
+mod ids;
+mod message;
+mod page;
+mod serde_bytes_b64;
+mod topic;
+mod validate;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{ConsumerConfig, ProducerConfig, StartFrom, TopicConfig};
+pub use consumer::{Consumer, ConsumerGroup, ConsumerStatus, GroupStatus};
+pub use dead_letter::DeadLetterMessage;
+pub use error::ModelError;
+pub use ids::{new_id, IdKind};
+pub use message::{Message, MessageStatus, MessageType};
+pub use page::{Page, Paged};
+pub use topic::{Topic, TopicStatus};
+pub use validate::{
+    validate_client_id, validate_max_message_size, validate_partitions,
+    validate_replication_factor, validate_retention_ms, validate_topic_name,
+    DEFAULT_MAX_MESSAGE_SIZE, MAX_CLIENT_ID_LEN, MAX_MESSAGE_SIZE_LIMIT, MAX_PARTITIONS,
+    MAX_TOPIC_NAME_LEN,
+};
