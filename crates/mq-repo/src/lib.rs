@@ -1,0 +1,35 @@
+//! Storage of mq: small traits, one per resource, each with three implementations side by side:
+//! Redis Streams (messages), MongoDB (metadata) and in-memory (the embedded default and unit
+//! tests). The binary picks one per trait from config.
+//!
+//! - [`MessageLog`]: partitioned append-only logs with per-partition offsets from 0 and
+//!   consumer groups with pending lists ([`RedisMessageLog`], [`MemoryMessageLog`]).
+//! - [`TopicRepository`], [`ConsumerGroupRepository`], [`ConsumerRepository`],
+//!   [`DeadLetterRepository`]: metadata ([`MongoMetadata`], [`MemoryMetadata`]), bundled
+//!   as [`MetadataStores`].
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod log;
+mod memory;
+mod metadata;
+mod mongo;
+mod open;
+mod redis;
+mod timeout;
+
+pub use config::{MongoConfig, RedisConfig};
+pub use error::{Backend, RepoError, RepoResult};
+pub use log::{
+    Appended, Delivery, GroupLag, MessageLog, NewRecord, PartitionStats, PendingEntry, Record,
+    StartPosition,
+};
+pub use memory::{MemoryMessageLog, MemoryMetadata};
+pub use metadata::{
+    ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
+    DeadLetterRepository, GroupFilter, MetadataStores, TopicFilter, TopicRepository,
+};
+pub use mongo::MongoMetadata;
+pub use open::{open_message_log, open_metadata, LogProvider, MetadataProvider};
+pub use redis::RedisMessageLog;

@@ -1,0 +1,222 @@
+//! The message log: partitioned, append-only streams with per-partition offsets and consumer
+//! groups, the part of the design that Redis Streams carry.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mq_model::MessageType;
+
+use crate::{Backend, RepoResult};
+
+/// A message to append; the log assigns its offset and timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    /// The message's unique id.
+    pub message_id: String,
+    /// Routing key, if any.
+    pub key: Option<String>,
+    /// Payload bytes.
+    pub value: Vec<u8>,
+    /// Application headers.
+    pub headers: BTreeMap<String, String>,
+    /// Producer id, if known.
+    pub producer_id: Option<String>,
+    /// Normal, delayed or transactional.
+    pub message_type: MessageType,
+}
+
+/// Where an appended record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Its offset in the partition.
+    pub offset: u64,
+    /// Its append time in milliseconds since the epoch; never decreases within a partition.
+    pub timestamp_ms: i64,
+}
+
+/// A stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Offset in the partition, from 0.
+    pub offset: u64,
+    /// Append time in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The message's unique id.
+    pub message_id: String,
+    /// Routing key, if any.
+    pub key: Option<String>,
+    /// Payload bytes.
+    pub value: Vec<u8>,
+    /// Application headers.
+    pub headers: BTreeMap<String, String>,
+    /// Producer id, if known.
+    pub producer_id: Option<String>,
+    /// Normal, delayed or transactional.
+    pub message_type: MessageType,
+}
+
+/// A record handed to a consumer of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The record.
+    pub record: Record,
+    /// How many times the group has delivered it, this delivery included (1 on first delivery).
+    pub delivery_count: u32,
+}
+
+/// Where a new consumer group starts in a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    /// At the oldest record still stored.
+    Earliest,
+    /// After the last record appended so far.
+    Latest,
+    /// At this offset (records before it are skipped).
+    Offset(u64),
+}
+
+/// A delivered record not yet acknowledged by its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEntry {
+    /// The record's offset.
+    pub offset: u64,
+    /// The consumer that holds it.
+    pub consumer: String,
+    /// How many times it has been delivered.
+    pub delivery_count: u32,
+    /// Milliseconds since it was last delivered.
+    pub idle_ms: u64,
+}
+
+/// The extent of a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionStats {
+    /// Offset of the oldest stored record (equal to `end_offset` when empty).
+    pub first_offset: u64,
+    /// The offset the next appended record will get.
+    pub end_offset: u64,
+    /// Records currently stored.
+    pub length: u64,
+}
+
+/// How far a group is behind in a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupLag {
+    /// The offset the next appended record will get.
+    pub end_offset: u64,
+    /// The offset the group will read next (one past the last delivered).
+    pub next_offset: u64,
+    /// Stored records the group has not been delivered yet:
+    /// `end_offset - max(next_offset, first_offset)`.
+    pub lag: u64,
+    /// Delivered records not yet acknowledged.
+    pub pending: u64,
+}
+
+/// Partitioned append-only logs with consumer groups.
+///
+/// A partition is addressed by topic name and partition number; it exists once something is
+/// appended to it or a group is created on it. Offsets start at 0 and increase by exactly one
+/// per record, atomically, whatever the number of concurrent writers.
+#[async_trait]
+pub trait MessageLog: Send + Sync + Debug {
+    /// Which store this is.
+    fn backend(&self) -> Backend;
+
+    /// Appends records to a partition in one atomic step, in order; returns where each landed.
+    async fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: Vec<NewRecord>,
+    ) -> RepoResult<Vec<Appended>>;
+
+    /// Up to `limit` stored records with offsets from `from_offset`, in offset order. Touches no
+    /// group.
+    async fn read_range(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        limit: usize,
+    ) -> RepoResult<Vec<Record>>;
+
+    /// First and end offsets and length of a partition (all zero if it never existed).
+    async fn partition_stats(&self, topic: &str, partition: u32) -> RepoResult<PartitionStats>;
+
+    /// Creates a consumer group on a partition. `AlreadyExists` if it exists.
+    async fn create_group(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        start: StartPosition,
+    ) -> RepoResult<()>;
+
+    /// Deletes a consumer group and its pending list; false if it did not exist.
+    async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool>;
+
+    /// Delivers up to `max` records the group has never delivered to `consumer`, in offset
+    /// order, and adds them to the group's pending list. `NotFound` if the group does not exist.
+    async fn read_group(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> RepoResult<Vec<Delivery>>;
+
+    /// Acknowledges records by offset; returns how many were pending (others, and every offset
+    /// of a group that does not exist, are ignored).
+    async fn ack(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offsets: &[u64],
+    ) -> RepoResult<u64>;
+
+    /// Up to `limit` pending records of a group, in offset order.
+    async fn pending(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        limit: usize,
+    ) -> RepoResult<Vec<PendingEntry>>;
+
+    /// Moves up to `max` pending records idle for at least `min_idle` to `consumer`, in offset
+    /// order, raising their delivery count, and returns them. Records trimmed away meanwhile
+    /// are dropped from the pending list instead.
+    async fn claim_idle(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> RepoResult<Vec<Delivery>>;
+
+    /// How far a group is behind. `NotFound` if the group does not exist.
+    async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag>;
+
+    /// Removes records appended before `min_timestamp_ms`; returns how many went.
+    async fn trim_before(
+        &self,
+        topic: &str,
+        partition: u32,
+        min_timestamp_ms: i64,
+    ) -> RepoResult<u64>;
+
+    /// Removes the oldest records so that about `max_len` remain; returns how many went.
+    /// Approximate: Redis trims whole stream nodes, so up to one node (100 records by default)
+    /// more than `max_len` may stay; never fewer.
+    async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64>;
+
+    /// Deletes partitions `0..partitions` of a topic with their groups and offset counters.
+    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
+}

@@ -1,0 +1,364 @@
+//! The in-memory message log: each partition is a deque of records behind its own mutex, with
+//! consumer groups that track the next offset to deliver and a pending list, like a Redis stream.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mq_model::{Clock, SystemClock};
+
+use crate::{
+    Appended, Backend, Delivery, GroupLag, MessageLog, NewRecord, PartitionStats, PendingEntry,
+    Record, RepoError, RepoResult, StartPosition,
+};
+
+type PartitionKey = (String, u32);
+
+/// Message log held in process memory; lost on exit. Clones share the same data.
+#[derive(Debug, Clone)]
+pub struct MemoryMessageLog {
+    partitions: Arc<Mutex<HashMap<PartitionKey, Arc<Mutex<Partition>>>>>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Default)]
+struct Partition {
+    records: VecDeque<Record>,
+    /// The offset the next record gets; never goes back, even when records are trimmed.
+    next_offset: u64,
+    /// The latest timestamp handed out, so timestamps never decrease if the clock does.
+    last_timestamp_ms: i64,
+    groups: BTreeMap<String, GroupState>,
+}
+
+#[derive(Debug)]
+struct GroupState {
+    /// One past the last offset delivered to the group.
+    next_offset: u64,
+    pending: BTreeMap<u64, PendingState>,
+}
+
+#[derive(Debug)]
+struct PendingState {
+    consumer: String,
+    delivery_count: u32,
+    delivered_at_ms: i64,
+}
+
+impl Partition {
+    fn first_offset(&self) -> u64 {
+        self.records.front().map_or(self.next_offset, |r| r.offset)
+    }
+
+    fn record(&self, offset: u64) -> Option<&Record> {
+        let index = offset.checked_sub(self.first_offset())?;
+        self.records.get(usize::try_from(index).ok()?)
+    }
+
+    fn group_mut(&mut self, group: &str) -> RepoResult<&mut GroupState> {
+        self.groups.get_mut(group).ok_or_else(|| group_not_found(group))
+    }
+}
+
+fn group_not_found(group: &str) -> RepoError {
+    RepoError::NotFound { kind: "consumer group", id: group.to_owned() }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of plain data; the data is
+/// still consistent enough for a test or dev store, so we keep going rather than cascade panics.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl Default for MemoryMessageLog {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
+}
+
+impl MemoryMessageLog {
+    /// An empty log whose timestamps and idle times come from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { partitions: Arc::default(), clock }
+    }
+
+    fn partition(&self, topic: &str, partition: u32) -> Arc<Mutex<Partition>> {
+        lock(&self.partitions).entry((topic.to_owned(), partition)).or_default().clone()
+    }
+
+    fn existing(&self, topic: &str, partition: u32) -> Option<Arc<Mutex<Partition>>> {
+        lock(&self.partitions).get(&(topic.to_owned(), partition)).cloned()
+    }
+
+    fn with_group<T>(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        f: impl FnOnce(&mut Partition) -> RepoResult<T>,
+    ) -> RepoResult<T> {
+        let part = self.existing(topic, partition).ok_or_else(|| group_not_found(group))?;
+        let mut part = lock(&part);
+        f(&mut part)
+    }
+}
+
+#[async_trait]
+impl MessageLog for MemoryMessageLog {
+    fn backend(&self) -> Backend {
+        Backend::Memory
+    }
+
+    async fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: Vec<NewRecord>,
+    ) -> RepoResult<Vec<Appended>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let part = self.partition(topic, partition);
+        let mut part = lock(&part);
+        let timestamp_ms = self.clock.now_ms().max(part.last_timestamp_ms);
+        part.last_timestamp_ms = timestamp_ms;
+        let mut appended = Vec::with_capacity(records.len());
+        for new in records {
+            let offset = part.next_offset;
+            part.next_offset += 1;
+            part.records.push_back(Record {
+                offset,
+                timestamp_ms,
+                message_id: new.message_id,
+                key: new.key,
+                value: new.value,
+                headers: new.headers,
+                producer_id: new.producer_id,
+                message_type: new.message_type,
+            });
+            appended.push(Appended { offset, timestamp_ms });
+        }
+        Ok(appended)
+    }
+
+    async fn read_range(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        limit: usize,
+    ) -> RepoResult<Vec<Record>> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(Vec::new());
+        };
+        let part = lock(&part);
+        let skip = to_usize(from_offset.saturating_sub(part.first_offset()));
+        Ok(part.records.iter().skip(skip).take(limit).cloned().collect())
+    }
+
+    async fn partition_stats(&self, topic: &str, partition: u32) -> RepoResult<PartitionStats> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(PartitionStats::default());
+        };
+        let part = lock(&part);
+        Ok(PartitionStats {
+            first_offset: part.first_offset(),
+            end_offset: part.next_offset,
+            length: part.records.len() as u64,
+        })
+    }
+
+    async fn create_group(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        start: StartPosition,
+    ) -> RepoResult<()> {
+        let part = self.partition(topic, partition);
+        let mut part = lock(&part);
+        if part.groups.contains_key(group) {
+            return Err(RepoError::AlreadyExists { kind: "consumer group", id: group.to_owned() });
+        }
+        let next_offset = match start {
+            StartPosition::Earliest => 0,
+            StartPosition::Latest => part.next_offset,
+            StartPosition::Offset(offset) => offset,
+        };
+        part.groups.insert(group.to_owned(), GroupState { next_offset, pending: BTreeMap::new() });
+        Ok(())
+    }
+
+    async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(false);
+        };
+        let removed = lock(&part).groups.remove(group).is_some();
+        Ok(removed)
+    }
+
+    async fn read_group(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> RepoResult<Vec<Delivery>> {
+        let now_ms = self.clock.now_ms();
+        self.with_group(topic, partition, group, |part| {
+            let from = part.group_mut(group)?.next_offset.max(part.first_offset());
+            let skip = to_usize(from - part.first_offset());
+            let batch: Vec<Record> = part.records.iter().skip(skip).take(max).cloned().collect();
+            let state = part.group_mut(group)?;
+            for record in &batch {
+                state.next_offset = record.offset + 1;
+                state.pending.insert(
+                    record.offset,
+                    PendingState {
+                        consumer: consumer.to_owned(),
+                        delivery_count: 1,
+                        delivered_at_ms: now_ms,
+                    },
+                );
+            }
+            Ok(batch.into_iter().map(|record| Delivery { record, delivery_count: 1 }).collect())
+        })
+    }
+
+    async fn ack(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offsets: &[u64],
+    ) -> RepoResult<u64> {
+        // Like XACK: acknowledging in a group that does not exist acknowledges nothing.
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let Some(state) = part.groups.get_mut(group) else {
+            return Ok(0);
+        };
+        Ok(offsets.iter().filter(|o| state.pending.remove(o).is_some()).count() as u64)
+    }
+
+    async fn pending(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        limit: usize,
+    ) -> RepoResult<Vec<PendingEntry>> {
+        let now_ms = self.clock.now_ms();
+        self.with_group(topic, partition, group, |part| {
+            let state = part.group_mut(group)?;
+            Ok(state
+                .pending
+                .iter()
+                .take(limit)
+                .map(|(offset, p)| PendingEntry {
+                    offset: *offset,
+                    consumer: p.consumer.clone(),
+                    delivery_count: p.delivery_count,
+                    idle_ms: u64::try_from(now_ms - p.delivered_at_ms).unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+
+    async fn claim_idle(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> RepoResult<Vec<Delivery>> {
+        let now_ms = self.clock.now_ms();
+        let min_idle_ms = i64::try_from(min_idle.as_millis()).unwrap_or(i64::MAX);
+        self.with_group(topic, partition, group, |part| {
+            let idle: Vec<u64> = part
+                .group_mut(group)?
+                .pending
+                .iter()
+                .filter(|(_, p)| now_ms - p.delivered_at_ms >= min_idle_ms)
+                .map(|(offset, _)| *offset)
+                .take(max)
+                .collect();
+            let mut claimed = Vec::with_capacity(idle.len());
+            for offset in idle {
+                let record = part.record(offset).cloned();
+                let state = part.group_mut(group)?;
+                // Like Redis 7's XCLAIM: an entry trimmed away is dropped from the pending list.
+                let Some(record) = record else {
+                    state.pending.remove(&offset);
+                    continue;
+                };
+                if let Some(p) = state.pending.get_mut(&offset) {
+                    p.consumer = consumer.to_owned();
+                    p.delivery_count += 1;
+                    p.delivered_at_ms = now_ms;
+                    claimed.push(Delivery { record, delivery_count: p.delivery_count });
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {
+        self.with_group(topic, partition, group, |part| {
+            let (end_offset, first_offset) = (part.next_offset, part.first_offset());
+            let state = part.group_mut(group)?;
+            Ok(GroupLag {
+                end_offset,
+                next_offset: state.next_offset,
+                lag: end_offset.saturating_sub(state.next_offset.max(first_offset)),
+                pending: state.pending.len() as u64,
+            })
+        })
+    }
+
+    async fn trim_before(
+        &self,
+        topic: &str,
+        partition: u32,
+        min_timestamp_ms: i64,
+    ) -> RepoResult<u64> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let mut removed = 0;
+        while part.records.front().is_some_and(|r| r.timestamp_ms < min_timestamp_ms) {
+            part.records.pop_front();
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let excess = (part.records.len() as u64).saturating_sub(max_len);
+        part.records.drain(..to_usize(excess));
+        Ok(excess)
+    }
+
+    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+        let mut all = lock(&self.partitions);
+        for partition in 0..partitions {
+            all.remove(&(topic.to_owned(), partition));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! In-memory implementations of every storage trait: the embedded default mode (no Redis or
+//! MongoDB needed) and fast unit tests. Same semantics as the real stores, checked by the same
+//! conformance suites.
+
+mod log;
+mod metadata;
+
+pub use log::MemoryMessageLog;
+pub use metadata::MemoryMetadata;

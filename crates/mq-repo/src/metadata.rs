@@ -1,0 +1,159 @@
+//! Metadata repositories (design §3.4): topics, consumer groups, consumers and dead letters.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mq_model::{
+    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, Page, Paged, Topic,
+    TopicStatus,
+};
+
+use crate::RepoResult;
+
+/// Which topics a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicFilter {
+    /// Only topics in this state.
+    pub status: Option<TopicStatus>,
+    /// Only topics whose name starts with this.
+    pub name_prefix: Option<String>,
+}
+
+/// Topics, unique by name.
+#[async_trait]
+pub trait TopicRepository: Send + Sync + Debug {
+    /// Stores a new topic; `AlreadyExists` if the name is taken.
+    async fn create(&self, topic: Topic) -> RepoResult<Topic>;
+    /// The topic with this name.
+    async fn get(&self, name: &str) -> RepoResult<Option<Topic>>;
+    /// Topics matching the filter, sorted by name.
+    async fn list(&self, filter: &TopicFilter, page: Page) -> RepoResult<Paged<Topic>>;
+    /// Replaces the topic with the same name; `NotFound` if there is none.
+    async fn update(&self, topic: Topic) -> RepoResult<Topic>;
+    /// Deletes the topic with this name; `NotFound` if there is none.
+    async fn delete(&self, name: &str) -> RepoResult<()>;
+}
+
+/// Which consumer groups a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFilter {
+    /// Only groups of this topic.
+    pub topic_name: Option<String>,
+    /// Only groups in this state.
+    pub status: Option<GroupStatus>,
+}
+
+/// Consumer groups, unique by (topic name, group id).
+#[async_trait]
+pub trait ConsumerGroupRepository: Send + Sync + Debug {
+    /// Stores a new group; `AlreadyExists` if the topic already has a group of that id.
+    async fn create(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup>;
+    /// The group of this id on this topic.
+    async fn get(&self, topic: &str, group_id: &str) -> RepoResult<Option<ConsumerGroup>>;
+    /// Groups matching the filter, sorted by topic name, then group id.
+    async fn list(&self, filter: &GroupFilter, page: Page) -> RepoResult<Paged<ConsumerGroup>>;
+    /// Replaces the group with the same topic and id; `NotFound` if there is none.
+    async fn update(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup>;
+    /// Deletes a group; `NotFound` if there is none.
+    async fn delete(&self, topic: &str, group_id: &str) -> RepoResult<()>;
+    /// Deletes every group of a topic; returns how many.
+    async fn delete_by_topic(&self, topic: &str) -> RepoResult<u64>;
+}
+
+/// Which consumers a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerFilter {
+    /// Only consumers of groups on this topic.
+    pub topic_name: Option<String>,
+    /// Only consumers of this group.
+    pub group_id: Option<String>,
+    /// Only consumers in this state.
+    pub status: Option<ConsumerStatus>,
+}
+
+/// Consumers, unique by (consumer id, group id, topic name): one client may be in many groups.
+#[async_trait]
+pub trait ConsumerRepository: Send + Sync + Debug {
+    /// Inserts the consumer, or replaces the one with the same key while keeping its stored
+    /// `id` and `createdAt`; returns what is stored.
+    async fn upsert(&self, consumer: Consumer) -> RepoResult<Consumer>;
+    /// The consumer with this key.
+    async fn get(
+        &self,
+        topic: &str,
+        group_id: &str,
+        consumer_id: &str,
+    ) -> RepoResult<Option<Consumer>>;
+    /// Consumers matching the filter, sorted by topic name, group id, consumer id.
+    async fn list(&self, filter: &ConsumerFilter, page: Page) -> RepoResult<Paged<Consumer>>;
+    /// Deletes a consumer; `NotFound` if there is none.
+    async fn delete(&self, topic: &str, group_id: &str, consumer_id: &str) -> RepoResult<()>;
+    /// Deletes every consumer of a group; returns how many.
+    async fn delete_by_group(&self, topic: &str, group_id: &str) -> RepoResult<u64>;
+}
+
+/// Which dead letters a listing or purge covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetterFilter {
+    /// Only dead letters of this topic.
+    pub topic_name: Option<String>,
+    /// Only dead letters of this group.
+    pub group_id: Option<String>,
+    /// Only those that failed at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only those that failed before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Dead letters, unique by id.
+#[async_trait]
+pub trait DeadLetterRepository: Send + Sync + Debug {
+    /// Stores a dead letter; `AlreadyExists` if its id is taken.
+    async fn insert(&self, dead: DeadLetterMessage) -> RepoResult<DeadLetterMessage>;
+    /// The dead letter with this id.
+    async fn get(&self, id: &str) -> RepoResult<Option<DeadLetterMessage>>;
+    /// Dead letters matching the filter, newest `failedAt` first (ties: larger id first).
+    async fn list(
+        &self,
+        filter: &DeadLetterFilter,
+        page: Page,
+    ) -> RepoResult<Paged<DeadLetterMessage>>;
+    /// Deletes one; `NotFound` if there is none.
+    async fn delete(&self, id: &str) -> RepoResult<()>;
+    /// Deletes all matching the filter; returns how many.
+    async fn delete_matching(&self, filter: &DeadLetterFilter) -> RepoResult<u64>;
+}
+
+/// The four metadata repositories of one store, shareable across tasks.
+#[derive(Debug, Clone)]
+pub struct MetadataStores {
+    /// Topics.
+    pub topics: Arc<dyn TopicRepository>,
+    /// Consumer groups.
+    pub groups: Arc<dyn ConsumerGroupRepository>,
+    /// Consumers.
+    pub consumers: Arc<dyn ConsumerRepository>,
+    /// Dead letters.
+    pub dead_letters: Arc<dyn DeadLetterRepository>,
+}
+
+impl MetadataStores {
+    /// The four repositories served by one store that implements them all.
+    pub fn from_shared<T>(store: Arc<T>) -> Self
+    where
+        T: TopicRepository
+            + ConsumerGroupRepository
+            + ConsumerRepository
+            + DeadLetterRepository
+            + 'static,
+    {
+        Self {
+            topics: store.clone(),
+            groups: store.clone(),
+            consumers: store.clone(),
+            dead_letters: store,
+        }
+    }
+}
