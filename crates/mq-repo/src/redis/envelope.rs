@@ -1,0 +1,139 @@
+//! The `e` field of a stream entry: a record's message fields, bincode-encoded behind a version
+//! tag so that a later format can be told apart from this one instead of misread.
+
+use std::collections::BTreeMap;
+
+use mq_model::MessageType;
+use serde::{Deserialize, Serialize};
+
+use crate::{NewRecord, Record, RepoError, RepoResult};
+
+/// What a stream entry stores besides its ID and timestamp. Bincode writes the variant index
+/// first, so a new format is a new variant and old entries keep decoding as `V1`.
+#[derive(Debug, Serialize, Deserialize)]
+enum Envelope {
+    V1(EnvelopeV1),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EnvelopeV1 {
+    message_id: String,
+    key: Option<String>,
+    value: Vec<u8>,
+    headers: BTreeMap<String, String>,
+    producer_id: Option<String>,
+    /// A code of our own rather than the model enum's serde form, so that reordering the
+    /// model's variants cannot change what stored bytes mean.
+    message_type: u8,
+}
+
+/// Bounds how much a damaged length prefix can make the decoder allocate: a Redis string is
+/// at most 512 MiB.
+const LIMIT: usize = 512 * 1024 * 1024;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// Encodes a record's message fields for the `e` field.
+pub(super) fn encode(record: NewRecord) -> RepoResult<Vec<u8>> {
+    let envelope = Envelope::V1(EnvelopeV1 {
+        message_id: record.message_id,
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        producer_id: record.producer_id,
+        message_type: type_code(record.message_type),
+    });
+    // Encoding owned strings, bytes and maps into a Vec cannot fail short of running out of
+    // memory; the error is mapped anyway rather than unwrapped.
+    bincode::serde::encode_to_vec(&envelope, config())
+        .map_err(|e| corrupt(format!("cannot encode: {e}")))
+}
+
+/// Decodes the `e` field of the entry at `offset`, appended at `timestamp_ms`.
+pub(super) fn decode(bytes: &[u8], offset: u64, timestamp_ms: i64) -> RepoResult<Record> {
+    let (envelope, read): (Envelope, usize) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| corrupt(format!("offset {offset}: {e}")))?;
+    if read != bytes.len() {
+        return Err(corrupt(format!("offset {offset}: {} trailing bytes", bytes.len() - read)));
+    }
+    let Envelope::V1(v1) = envelope;
+    Ok(Record {
+        offset,
+        timestamp_ms,
+        message_id: v1.message_id,
+        key: v1.key,
+        value: v1.value,
+        headers: v1.headers,
+        producer_id: v1.producer_id,
+        message_type: type_from_code(v1.message_type)
+            .ok_or_else(|| corrupt(format!("offset {offset}: message type {}", v1.message_type)))?,
+    })
+}
+
+fn type_code(message_type: MessageType) -> u8 {
+    match message_type {
+        MessageType::Normal => 0,
+        MessageType::Delay => 1,
+        MessageType::Transaction => 2,
+    }
+}
+
+fn type_from_code(code: u8) -> Option<MessageType> {
+    match code {
+        0 => Some(MessageType::Normal),
+        1 => Some(MessageType::Delay),
+        2 => Some(MessageType::Transaction),
+        _ => None,
+    }
+}
+
+fn corrupt(detail: String) -> RepoError {
+    RepoError::Corrupt { what: "message envelope", detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(message_type: MessageType) -> NewRecord {
+        NewRecord {
+            message_id: "m-1".into(),
+            key: Some("k".into()),
+            value: vec![0, 159, 146, 150, 255],
+            headers: BTreeMap::from([("a".into(), "b".into())]),
+            producer_id: None,
+            message_type,
+        }
+    }
+
+    #[test]
+    fn round_trips_every_message_type() {
+        for message_type in [MessageType::Normal, MessageType::Delay, MessageType::Transaction] {
+            let new = sample(message_type);
+            let bytes = encode(new.clone()).unwrap();
+            let record = decode(&bytes, 7, 1_700_000_000_000).unwrap();
+            assert_eq!(record.offset, 7);
+            assert_eq!(record.timestamp_ms, 1_700_000_000_000);
+            assert_eq!(record.message_id, new.message_id);
+            assert_eq!(record.key, new.key);
+            assert_eq!(record.value, new.value);
+            assert_eq!(record.headers, new.headers);
+            assert_eq!(record.producer_id, new.producer_id);
+            assert_eq!(record.message_type, message_type);
+        }
+    }
+
+    #[test]
+    fn rejects_damaged_or_unknown_bytes() {
+        let good = encode(sample(MessageType::Normal)).unwrap();
+        let mut unknown_version = good.clone();
+        unknown_version[0] = 9;
+        let mut trailing = good.clone();
+        trailing.push(0);
+        for bad in [&[][..], &good[..good.len() - 1], &unknown_version, &trailing, b"\x00\xff"] {
+            assert!(matches!(decode(bad, 0, 0), Err(RepoError::Corrupt { .. })), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Redis key names of a partition and the mapping between offsets and stream entry IDs.
+//!
+//! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
+//! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
+//! Range starts use sequence 0 (`N-0`), which sorts just before the entry of offset `N`.
+
+/// The two keys of one topic partition.
+///
+/// Both carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
+/// slot (as Lua scripts touching both need) while different partitions spread over the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PartitionKeys {
+    /// The stream holding the records: `{prefix}:{<topic>:<partition>}:s`.
+    pub(super) stream: String,
+    /// The hash holding `next` (the next offset) and `ts` (the last append time in ms):
+    /// `{prefix}:{<topic>:<partition>}:m`.
+    pub(super) meta: String,
+}
+
+impl PartitionKeys {
+    /// The keys of `topic`'s partition `partition` under `prefix`.
+    pub(super) fn new(prefix: &str, topic: &str, partition: u32) -> Self {
+        // Topic names are limited to [A-Za-z0-9._-] by the model, so they cannot contain the
+        // braces that would change which part of the key Redis Cluster hashes.
+        let tag = format!("{prefix}:{{{topic}:{partition}}}");
+        Self { stream: format!("{tag}:s"), meta: format!("{tag}:m") }
+    }
+
+    /// Both keys, stream first, as Lua scripts take them.
+    pub(super) fn both(&self) -> Vec<String> {
+        vec![self.stream.clone(), self.meta.clone()]
+    }
+}
+
+/// The entry ID of the record at `offset`.
+pub(super) fn entry_id(offset: u64) -> String {
+    format!("{offset}-1")
+}
+
+/// An ID sorting just before the record at `offset`: a range start, or a group position from
+/// which the next delivery is `offset`.
+pub(super) fn before_id(offset: u64) -> String {
+    format!("{offset}-0")
+}
+
+/// The offset of the record with entry ID `id`, if `id` is a stream ID.
+pub(super) fn offset_of(id: &str) -> Option<u64> {
+    split_id(id).map(|(ms, _)| ms)
+}
+
+/// The first offset a consumer group delivers after last delivering `id`: IDs `N-0` (set by
+/// group creation) come just before offset `N`, entry IDs `N-1` just after it.
+pub(super) fn next_after(id: &str) -> Option<u64> {
+    let (ms, seq) = split_id(id)?;
+    Some(if seq == 0 { ms } else { ms.saturating_add(1) })
+}
+
+fn split_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_a_hash_tag_per_partition() {
+        let keys = PartitionKeys::new("mq", "orders", 3);
+        assert_eq!(keys.stream, "mq:{orders:3}:s");
+        assert_eq!(keys.meta, "mq:{orders:3}:m");
+    }
+
+    #[test]
+    fn ids_round_trip_offsets() {
+        for (id, offset, next) in [
+            ("0-1", Some(0), Some(1)),
+            ("41-1", Some(41), Some(42)),
+            ("5-0", Some(5), Some(5)),
+            ("0-0", Some(0), Some(0)),
+            ("x-1", None, None),
+            ("7", None, None),
+        ] {
+            assert_eq!(offset_of(id), offset, "{id}");
+            assert_eq!(next_after(id), next, "{id}");
+        }
+        assert_eq!(entry_id(9), "9-1");
+        assert_eq!(before_id(9), "9-0");
+        assert_eq!(offset_of(&entry_id(123)), Some(123));
+    }
+}

@@ -1,0 +1,226 @@
+//! Turning Redis replies (stream entries, pending lists, script results) into the log's types.
+//!
+//! Replies are taken as raw [`Value`]s and checked shape by shape, so that anything unexpected
+//! becomes a [`RepoError::Corrupt`] naming what was wrong instead of a panic or a silent skip.
+
+use fred::prelude::Value;
+
+use super::{envelope, keys};
+use crate::{Delivery, PendingEntry, Record, RepoError, RepoResult};
+
+/// The elements of an array reply; nil counts as empty (XREADGROUP answers nil for nothing).
+pub(super) fn array(value: Value, what: &'static str) -> RepoResult<Vec<Value>> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
+        other => Err(shape(what, format!("expected an array, got {:?}", other.kind()))),
+    }
+}
+
+/// A non-negative integer reply (or a decimal string, as Lua and hashes give numbers).
+pub(super) fn uint(value: &Value, what: &'static str) -> RepoResult<u64> {
+    value.as_u64().ok_or_else(|| shape(what, format!("expected a count, got {value:?}")))
+}
+
+/// A text reply, such as an entry ID.
+pub(super) fn text(value: &Value, what: &'static str) -> RepoResult<String> {
+    value.as_string().ok_or_else(|| shape(what, format!("expected text, got {value:?}")))
+}
+
+/// The offset of an entry ID reply.
+pub(super) fn offset(value: &Value, what: &'static str) -> RepoResult<u64> {
+    let id = text(value, what)?;
+    keys::offset_of(&id).ok_or_else(|| shape(what, format!("not an entry ID: {id:?}")))
+}
+
+/// Stream entries as XRANGE gives them: `[[id, [field, value, ...]], ...]`.
+pub(super) fn entries(value: Value) -> RepoResult<Vec<Record>> {
+    let mut records = Vec::new();
+    for entry in array(value, "stream entries")? {
+        if let Some(record) = entry_record(entry)? {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// The entries of an XREADGROUP reply over one stream: `[[key, [entry, ...]]]`, or nil.
+pub(super) fn group_read(value: Value) -> RepoResult<Vec<Delivery>> {
+    let mut deliveries = Vec::new();
+    for stream in array(value, "xreadgroup reply")? {
+        let mut parts = array(stream, "xreadgroup stream")?.into_iter();
+        let (Some(_key), Some(stream_entries)) = (parts.next(), parts.next()) else {
+            return Err(shape("xreadgroup stream", "expected [key, entries]".into()));
+        };
+        for record in entries(stream_entries)? {
+            deliveries.push(Delivery { record, delivery_count: 1 });
+        }
+    }
+    Ok(deliveries)
+}
+
+/// An XPENDING extended reply: `[[id, consumer, idle ms, delivery count], ...]`.
+pub(super) fn pending(value: Value) -> RepoResult<Vec<PendingEntry>> {
+    array(value, "xpending reply")?
+        .into_iter()
+        .map(|row| {
+            let row = array(row, "xpending row")?;
+            let [id, consumer, idle, count] = row.as_slice() else {
+                return Err(shape("xpending row", format!("expected 4 fields, got {}", row.len())));
+            };
+            Ok(PendingEntry {
+                offset: offset(id, "xpending id")?,
+                consumer: text(consumer, "xpending consumer")?,
+                delivery_count: count32(uint(count, "xpending count")?),
+                idle_ms: uint(idle, "xpending idle")?,
+            })
+        })
+        .collect()
+}
+
+/// The flat reply of `claim.lua`: `[id, delivery count, ts, envelope, id, ...]`.
+pub(super) fn claimed(value: Value) -> RepoResult<Vec<Delivery>> {
+    let items = array(value, "claim reply")?;
+    if items.len() % 4 != 0 {
+        return Err(shape("claim reply", format!("{} items, not groups of 4", items.len())));
+    }
+    items
+        .chunks_exact(4)
+        .map(|item| {
+            let [id, count, ts, envelope] = item else {
+                return Err(shape("claim reply", "not a group of 4".into()));
+            };
+            Ok(Delivery {
+                record: record(offset(id, "claimed id")?, ts, envelope)?,
+                delivery_count: count32(uint(count, "claimed count")?),
+            })
+        })
+        .collect()
+}
+
+/// One entry `[id, [field, value, ...]]`; `None` for an entry without fields, which Redis
+/// gives for entries deleted while pending.
+fn entry_record(entry: Value) -> RepoResult<Option<Record>> {
+    let entry = array(entry, "stream entry")?;
+    let [id, fields] = entry.as_slice() else {
+        return Err(shape("stream entry", format!("expected [id, fields], got {}", entry.len())));
+    };
+    if fields.is_null() {
+        return Ok(None);
+    }
+    let Value::Array(fields) = fields else {
+        return Err(shape("stream entry", "fields are not an array".into()));
+    };
+    let field = |name: &str| {
+        fields
+            .chunks_exact(2)
+            .find(|pair| pair[0].as_str().is_some_and(|n| n == name))
+            .map(|pair| &pair[1])
+    };
+    let offset = offset(id, "entry id")?;
+    match (field("ts"), field("e")) {
+        (Some(ts), Some(envelope)) => record(offset, ts, envelope).map(Some),
+        _ => Err(RepoError::Corrupt {
+            what: "stream entry",
+            detail: format!("offset {offset}: missing field ts or e"),
+        }),
+    }
+}
+
+/// A record from its offset and the values of its `ts` and `e` fields.
+fn record(offset: u64, ts: &Value, envelope: &Value) -> RepoResult<Record> {
+    let timestamp_ms = ts.as_i64().ok_or_else(|| RepoError::Corrupt {
+        what: "stream entry",
+        detail: format!("offset {offset}: timestamp {ts:?}"),
+    })?;
+    let bytes = envelope.as_bytes().ok_or_else(|| RepoError::Corrupt {
+        what: "stream entry",
+        detail: format!("offset {offset}: envelope is {:?}", envelope.kind()),
+    })?;
+    envelope::decode(bytes, offset, timestamp_ms)
+}
+
+/// Delivery counts are u32 in the model; a count beyond that is saturated, not wrapped.
+fn count32(count: u64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+fn shape(what: &'static str, detail: String) -> RepoError {
+    RepoError::Corrupt { what, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewRecord;
+    use mq_model::MessageType;
+
+    fn env(id: &str) -> Value {
+        let bytes = envelope::encode(NewRecord {
+            message_id: id.into(),
+            key: None,
+            value: b"v".to_vec(),
+            headers: Default::default(),
+            producer_id: None,
+            message_type: MessageType::Normal,
+        })
+        .unwrap();
+        Value::Bytes(bytes.into())
+    }
+
+    fn entry(id: &str, ts: &str, message: &str) -> Value {
+        Value::Array(vec![
+            id.into(),
+            Value::Array(vec!["ts".into(), ts.into(), "e".into(), env(message)]),
+        ])
+    }
+
+    #[test]
+    fn parses_entries_and_group_reads() {
+        let reply = Value::Array(vec![entry("3-1", "100", "a"), entry("4-1", "101", "b")]);
+        let records = entries(reply.clone()).unwrap();
+        assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(records[1].timestamp_ms, 101);
+        assert_eq!(records[1].message_id, "b");
+
+        let read = Value::Array(vec![Value::Array(vec!["key".into(), reply])]);
+        let deliveries = group_read(read).unwrap();
+        assert_eq!(deliveries.len(), 2);
+        assert!(deliveries.iter().all(|d| d.delivery_count == 1));
+        assert!(group_read(Value::Null).unwrap().is_empty());
+    }
+
+    #[test]
+    fn parses_pending_and_claims() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            "5-1".into(),
+            "c1".into(),
+            Value::Integer(1500),
+            Value::Integer(2),
+        ])]);
+        assert_eq!(
+            pending(reply).unwrap(),
+            [PendingEntry { offset: 5, consumer: "c1".into(), delivery_count: 2, idle_ms: 1500 }]
+        );
+        let claim = Value::Array(vec!["6-1".into(), Value::Integer(3), "200".into(), env("x")]);
+        let deliveries = claimed(claim).unwrap();
+        assert_eq!(deliveries[0].record.offset, 6);
+        assert_eq!(deliveries[0].delivery_count, 3);
+    }
+
+    #[test]
+    fn rejects_malformed_replies() {
+        for bad in [
+            Value::Integer(1),
+            Value::Array(vec![Value::Array(vec!["x-1".into(), Value::Array(vec![])])]),
+            Value::Array(vec![Value::Array(vec!["1-1".into(), Value::Array(vec![])])]),
+            Value::Array(vec![Value::Array(vec![
+                "1-1".into(),
+                Value::Array(vec!["ts".into(), "nan".into(), "e".into(), env("a")]),
+            ])]),
+        ] {
+            assert!(matches!(entries(bad.clone()), Err(RepoError::Corrupt { .. })), "{bad:?}");
+        }
+        assert!(claimed(Value::Array(vec!["1-1".into()])).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! The Lua scripts behind the multi-step operations, each run atomically on the server that
+//! holds the partition.
+//!
+//! Scripts are sent by SHA-1 (`EVALSHA`). The digests come from `SCRIPT LOAD` at connect time,
+//! which keeps a SHA-1 implementation out of our dependencies. A server that has forgotten a
+//! script (restart, `SCRIPT FLUSH`, failover, another cluster node) answers `NOSCRIPT`; the call
+//! is then repeated once with the full text (`EVAL`), which also caches it there again.
+
+use fred::prelude::{Error, LuaInterface, Pool, Value};
+
+/// One script: its full text (shared helpers included) and the server's digest of it.
+#[derive(Clone)]
+pub(super) struct Script {
+    source: &'static str,
+    sha: String,
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The digest identifies the script; the full text would drown any log line.
+        f.write_str(&self.sha)
+    }
+}
+
+impl Script {
+    async fn load(pool: &Pool, source: &'static str) -> Result<Self, Error> {
+        let sha: String = pool.script_load(source).await?;
+        Ok(Self { source, sha })
+    }
+
+    /// Runs the script with `keys` and `args`.
+    pub(super) async fn run(
+        &self,
+        pool: &Pool,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<Value, Error> {
+        // Cloning is cheap: keys are short and byte arguments are reference-counted.
+        match pool.evalsha(self.sha.as_str(), keys.clone(), args.clone()).await {
+            Err(error) if error.details().starts_with("NOSCRIPT") => {
+                pool.eval(self.source, keys, args).await
+            }
+            result => result,
+        }
+    }
+}
+
+/// Prepends the shared helpers to a script's text at compile time.
+macro_rules! lua {
+    ($file:literal) => {
+        concat!(include_str!("lua/common.lua"), include_str!(concat!("lua/", $file)))
+    };
+}
+
+/// Every script the message log runs.
+#[derive(Debug, Clone)]
+pub(super) struct Scripts {
+    /// `append.lua`: one atomic batch append.
+    pub(super) append: Script,
+    /// `stats.lua`: first and end offsets and length.
+    pub(super) stats: Script,
+    /// `group_lag.lua`: a group's position, pending count and the partition's extent.
+    pub(super) group_lag: Script,
+    /// `claim.lua`: XPENDING IDLE then XCLAIM.
+    pub(super) claim: Script,
+    /// `trim_before.lua`: binary search by timestamp then XTRIM MINID.
+    pub(super) trim_before: Script,
+    /// `delete_group.lua`: XGROUP DESTROY that tolerates a missing stream.
+    pub(super) delete_group: Script,
+}
+
+impl Scripts {
+    /// Loads every script into the server's script cache and records the digests.
+    pub(super) async fn load(pool: &Pool) -> Result<Self, Error> {
+        Ok(Self {
+            append: Script::load(pool, lua!("append.lua")).await?,
+            stats: Script::load(pool, lua!("stats.lua")).await?,
+            group_lag: Script::load(pool, lua!("group_lag.lua")).await?,
+            claim: Script::load(pool, lua!("claim.lua")).await?,
+            trim_before: Script::load(pool, lua!("trim_before.lua")).await?,
+            delete_group: Script::load(pool, lua!("delete_group.lua")).await?,
+        })
+    }
+}
