@@ -1,0 +1,126 @@
+//! The indexes of the metadata collections (design §4.3, corrected) and their idempotent
+//! creation.
+//!
+//! | collection             | name                                     | keys                                        | unique |
+//! |------------------------|------------------------------------------|---------------------------------------------|--------|
+//! | `topics`               | `name_unique`                            | `name: 1`                                   | yes    |
+//! | `topics`               | `status_created_at`                      | `status: 1, created_at: 1`                  | no     |
+//! | `consumer_groups`      | `group_id_topic_name_unique`             | `group_id: 1, topic_name: 1`                | yes    |
+//! | `consumers`            | `consumer_id_group_id_topic_name_unique` | `consumer_id: 1, group_id: 1, topic_name: 1` | yes    |
+//! | `consumers`            | `group_id_status`                        | `group_id: 1, status: 1`                    | no     |
+//! | `dead_letter_messages` | `original_topic_name_failed_at`          | `original_topic_name: 1, failed_at: 1`      | no     |
+//! | `dead_letter_messages` | `consumer_group_id_failed_at`            | `consumer_group_id: 1, failed_at: 1`        | no     |
+//!
+//! Corrections to the design's table: a group id is unique only within its topic, and a
+//! consumer id only within its (group, topic), because one client may join several groups.
+//! There is no `messages` collection: messages live in Redis Streams.
+
+use mongodb::bson::Document;
+use mongodb::options::IndexOptions;
+use mongodb::{Database, IndexModel};
+
+use super::docs::{CONSUMERS, CONSUMER_GROUPS, DEAD_LETTERS, TOPICS};
+use crate::{RepoError, RepoResult};
+
+/// One index: the collection it belongs to, its explicit name, its ascending key fields in
+/// order, and whether it is unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IndexSpec {
+    pub(super) collection: &'static str,
+    pub(super) name: &'static str,
+    pub(super) keys: &'static [&'static str],
+    pub(super) unique: bool,
+}
+
+/// Every index mq relies on; the unique ones enforce the natural keys that `create` and
+/// `upsert` report as `AlreadyExists` (no check-then-insert race).
+///
+/// Names are explicit so that re-running `createIndexes` with the same spec is a no-op on the
+/// server, and a changed spec fails loudly instead of silently adding a second index.
+pub(super) const INDEXES: &[IndexSpec] = &[
+    IndexSpec { collection: TOPICS, name: "name_unique", keys: &["name"], unique: true },
+    IndexSpec {
+        collection: TOPICS,
+        name: "status_created_at",
+        keys: &["status", "created_at"],
+        unique: false,
+    },
+    IndexSpec {
+        collection: CONSUMER_GROUPS,
+        name: "group_id_topic_name_unique",
+        keys: &["group_id", "topic_name"],
+        unique: true,
+    },
+    IndexSpec {
+        collection: CONSUMERS,
+        name: "consumer_id_group_id_topic_name_unique",
+        keys: &["consumer_id", "group_id", "topic_name"],
+        unique: true,
+    },
+    IndexSpec {
+        collection: CONSUMERS,
+        name: "group_id_status",
+        keys: &["group_id", "status"],
+        unique: false,
+    },
+    IndexSpec {
+        collection: DEAD_LETTERS,
+        name: "original_topic_name_failed_at",
+        keys: &["original_topic_name", "failed_at"],
+        unique: false,
+    },
+    IndexSpec {
+        collection: DEAD_LETTERS,
+        name: "consumer_group_id_failed_at",
+        keys: &["consumer_group_id", "failed_at"],
+        unique: false,
+    },
+];
+
+impl IndexSpec {
+    fn model(&self) -> IndexModel {
+        let keys: Document = self.keys.iter().map(|k| ((*k).to_owned(), 1_i32.into())).collect();
+        // `unique: false` is left out rather than sent, because the server records options as
+        // given and some servers compare them literally when the index already exists.
+        let options = IndexOptions::builder()
+            .name(self.name.to_owned())
+            .unique(self.unique.then_some(true))
+            .build();
+        IndexModel::builder().keys(keys).options(options).build()
+    }
+}
+
+/// Creates every index of [`INDEXES`], one `createIndexes` command per collection (which also
+/// creates the collection). Safe to run on every start: existing identical indexes are left
+/// alone.
+pub(super) async fn ensure_indexes(db: &Database) -> RepoResult<()> {
+    for collection in [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS] {
+        let models: Vec<IndexModel> =
+            INDEXES.iter().filter(|i| i.collection == collection).map(IndexSpec::model).collect();
+        db.collection::<Document>(collection)
+            .create_indexes(models)
+            .await
+            .map_err(RepoError::mongo("create indexes"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_collection_has_indexes_with_unique_names() {
+        for collection in [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS] {
+            let names: Vec<_> =
+                INDEXES.iter().filter(|i| i.collection == collection).map(|i| i.name).collect();
+            assert!(!names.is_empty(), "{collection}");
+            let mut deduped = names.clone();
+            deduped.sort_unstable();
+            deduped.dedup();
+            assert_eq!(names.len(), deduped.len(), "{collection}");
+        }
+        let consumers = INDEXES.iter().find(|i| i.unique && i.collection == CONSUMERS).unwrap();
+        assert_eq!(consumers.keys, ["consumer_id", "group_id", "topic_name"]);
+    }
+}

@@ -1,0 +1,483 @@
+//! [`MongoMetadata`]: the four metadata repositories on MongoDB or a MongoDB-wire server.
+//!
+//! Every call goes through [`bounded`], so an unreachable or hung server gives a typed
+//! `Timeout` or `Mongo` error instead of a hang. Uniqueness is enforced by the unique indexes
+//! of [`super::indexes`]: inserts catch the duplicate-key error rather than checking first,
+//! which would race with a concurrent insert.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database};
+use mq_model::{Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Topic};
+use serde::de::DeserializeOwned;
+
+use super::docs::{
+    decode, encode, ConsumerDoc, DeadLetterDoc, GroupDoc, TopicDoc, CONSUMERS, CONSUMER_GROUPS,
+    DEAD_LETTERS, TOPICS,
+};
+use super::indexes::ensure_indexes;
+use super::queries::{
+    consumer_query, dead_letter_filter, dead_letter_query, group_query, topic_query,
+};
+use crate::metadata::{
+    ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
+    DeadLetterRepository, GroupFilter, TopicFilter, TopicRepository,
+};
+use crate::timeout::bounded;
+use crate::{Backend, MongoConfig, RepoError, RepoResult};
+
+/// MongoDB's error code for a write that would break a unique index.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Topics, consumer groups, consumers and dead letters in one MongoDB database, in the
+/// collections `topics`, `consumer_groups`, `consumers` and `dead_letter_messages`.
+///
+/// Cheap to clone: clones share the driver's connection pool.
+#[derive(Debug, Clone)]
+pub struct MongoMetadata {
+    db: Database,
+    op_timeout: Duration,
+}
+
+impl MongoMetadata {
+    /// Connects to `cfg.uri`, opens `cfg.database` and creates the indexes mq relies on (an
+    /// idempotent step, safe on every start).
+    ///
+    /// Fails with `InvalidConfig` for unusable settings, and with `Mongo` or `Timeout` within
+    /// the configured bounds when the server cannot be reached.
+    pub async fn connect(cfg: &MongoConfig) -> RepoResult<Self> {
+        cfg.validate()?;
+        let op_timeout = cfg.operation_timeout();
+        // Parsing may resolve DNS SRV and TXT records for `mongodb+srv://`, so it is bounded
+        // like any other call.
+        let mut options = bounded(Backend::MongoDb, "parse uri", op_timeout, async {
+            ClientOptions::parse(&cfg.uri).await.map_err(RepoError::mongo("parse uri"))
+        })
+        .await?;
+        options.app_name = Some("mq".to_owned());
+        options.connect_timeout = Some(Duration::from_millis(cfg.connect_timeout_ms));
+        options.server_selection_timeout =
+            Some(Duration::from_millis(cfg.server_selection_timeout_ms));
+        // The client connects lazily; creating the indexes below is the first round trip and
+        // so also proves the server is reachable.
+        let client = Client::with_options(options).map_err(RepoError::mongo("connect"))?;
+        let this = Self { db: client.database(&cfg.database), op_timeout };
+        this.bounded("create indexes", ensure_indexes(&this.db)).await?;
+        tracing::debug!(database = %cfg.database, "mongodb metadata store ready");
+        Ok(this)
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = RepoResult<T>>,
+    ) -> RepoResult<T> {
+        bounded(Backend::MongoDb, op, self.op_timeout, fut).await
+    }
+
+    /// Inserts `doc`; a unique-index violation becomes `exists()`.
+    async fn insert(
+        &self,
+        op: &'static str,
+        collection: &str,
+        doc: Document,
+        exists: impl FnOnce() -> RepoError,
+    ) -> RepoResult<()> {
+        self.bounded(op, async {
+            match self.coll(collection).insert_one(doc).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_duplicate_key(&e) => Err(exists()),
+                Err(e) => Err(RepoError::mongo(op)(e)),
+            }
+        })
+        .await
+    }
+
+    /// The one document matching `filter`, decoded.
+    async fn find_one<D, M>(
+        &self,
+        op: &'static str,
+        collection: &str,
+        what: &'static str,
+        filter: Document,
+    ) -> RepoResult<Option<M>>
+    where
+        D: DeserializeOwned,
+        M: TryFrom<D, Error = RepoError>,
+    {
+        let found = self
+            .bounded(op, async {
+                self.coll(collection).find_one(filter).await.map_err(RepoError::mongo(op))
+            })
+            .await?;
+        found.map(|doc| decode::<D, M>(what, doc)).transpose()
+    }
+
+    /// One page of the documents matching `filter` in `sort` order, with the total count of
+    /// matches (same filter, so the total agrees with the pages).
+    async fn list<D, M>(
+        &self,
+        op: &'static str,
+        collection: &str,
+        what: &'static str,
+        query: (Document, Document),
+        page: Page,
+    ) -> RepoResult<Paged<M>>
+    where
+        D: DeserializeOwned,
+        M: TryFrom<D, Error = RepoError>,
+    {
+        let (filter, sort) = query;
+        let coll = self.coll(collection);
+        let docs = self
+            .bounded(op, async {
+                let total =
+                    coll.count_documents(filter.clone()).await.map_err(RepoError::mongo(op))?;
+                // A zero page size or a skip past what the server accepts (an i64) cannot
+                // return anything; MongoDB would read a limit of 0 as "no limit".
+                let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+                if limit == 0 || i64::try_from(page.skip()).is_err() {
+                    return Ok((total, Vec::new()));
+                }
+                let cursor = coll
+                    .find(filter)
+                    .sort(sort)
+                    .skip(page.skip())
+                    .limit(limit)
+                    .await
+                    .map_err(RepoError::mongo(op))?;
+                let docs: Vec<Document> =
+                    cursor.try_collect().await.map_err(RepoError::mongo(op))?;
+                Ok((total, docs))
+            })
+            .await;
+        let (total, docs) = docs?;
+        let items =
+            docs.into_iter().map(|doc| decode::<D, M>(what, doc)).collect::<RepoResult<_>>()?;
+        Ok(Paged { items, total, page: page.page, page_size: page.page_size })
+    }
+
+    /// Replaces the document matching `filter` with `doc`, keeping the stored `_id` (which
+    /// MongoDB never changes), and returns what is stored; `missing()` if nothing matched.
+    async fn replace<D, M>(
+        &self,
+        op: &'static str,
+        collection: &str,
+        what: &'static str,
+        filter: Document,
+        mut doc: Document,
+        missing: impl FnOnce() -> RepoError,
+    ) -> RepoResult<M>
+    where
+        D: DeserializeOwned,
+        M: TryFrom<D, Error = RepoError>,
+    {
+        // A replacement carrying a different `_id` than the stored one is rejected by the
+        // server; leaving it out keeps the stored id, which is stable by design.
+        doc.remove("_id");
+        let stored = self
+            .bounded(op, async {
+                self.coll(collection)
+                    .find_one_and_replace(filter, doc)
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(RepoError::mongo(op))
+            })
+            .await?;
+        match stored {
+            Some(stored) => decode::<D, M>(what, stored),
+            None => Err(missing()),
+        }
+    }
+
+    /// Deletes the one document matching `filter`; `missing()` if nothing matched.
+    async fn delete_one(
+        &self,
+        op: &'static str,
+        collection: &str,
+        filter: Document,
+        missing: impl FnOnce() -> RepoError,
+    ) -> RepoResult<()> {
+        let deleted = self
+            .bounded(op, async {
+                self.coll(collection).delete_one(filter).await.map_err(RepoError::mongo(op))
+            })
+            .await?;
+        if deleted.deleted_count == 0 {
+            return Err(missing());
+        }
+        Ok(())
+    }
+
+    /// Deletes every document matching `filter`; returns how many.
+    async fn delete_many(
+        &self,
+        op: &'static str,
+        collection: &str,
+        filter: Document,
+    ) -> RepoResult<u64> {
+        let deleted = self
+            .bounded(op, async {
+                self.coll(collection).delete_many(filter).await.map_err(RepoError::mongo(op))
+            })
+            .await?;
+        Ok(deleted.deleted_count)
+    }
+}
+
+/// True for a write refused by a unique index. Inserts report it as a write error;
+/// `findAndModify` (used by upserts) reports it as a command error.
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match &*err.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl TopicRepository for MongoMetadata {
+    async fn create(&self, topic: Topic) -> RepoResult<Topic> {
+        let doc = TopicDoc::from(topic);
+        let name = doc.name.clone();
+        self.insert("insert topic", TOPICS, encode("topic", &doc)?, || RepoError::AlreadyExists {
+            kind: "topic",
+            id: name,
+        })
+        .await?;
+        // Returned from the document so it carries the stored (millisecond) times.
+        Topic::try_from(doc)
+    }
+
+    async fn get(&self, name: &str) -> RepoResult<Option<Topic>> {
+        self.find_one::<TopicDoc, _>("get topic", TOPICS, "topic", doc! { "name": name }).await
+    }
+
+    async fn list(&self, filter: &TopicFilter, page: Page) -> RepoResult<Paged<Topic>> {
+        self.list::<TopicDoc, _>("list topics", TOPICS, "topic", topic_query(filter), page).await
+    }
+
+    async fn update(&self, topic: Topic) -> RepoResult<Topic> {
+        let doc = TopicDoc::from(topic);
+        let name = doc.name.clone();
+        let filter = doc! { "name": &name };
+        self.replace::<TopicDoc, _>(
+            "update topic",
+            TOPICS,
+            "topic",
+            filter,
+            encode("topic", &doc)?,
+            || RepoError::NotFound { kind: "topic", id: name },
+        )
+        .await
+    }
+
+    async fn delete(&self, name: &str) -> RepoResult<()> {
+        self.delete_one("delete topic", TOPICS, doc! { "name": name }, || RepoError::NotFound {
+            kind: "topic",
+            id: name.to_owned(),
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ConsumerGroupRepository for MongoMetadata {
+    async fn create(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup> {
+        let doc = GroupDoc::from(group);
+        let id = doc.group_id.clone();
+        self.insert(
+            "insert consumer group",
+            CONSUMER_GROUPS,
+            encode("consumer group", &doc)?,
+            || RepoError::AlreadyExists { kind: "consumer group", id },
+        )
+        .await?;
+        ConsumerGroup::try_from(doc)
+    }
+
+    async fn get(&self, topic: &str, group_id: &str) -> RepoResult<Option<ConsumerGroup>> {
+        let filter = doc! { "group_id": group_id, "topic_name": topic };
+        self.find_one::<GroupDoc, _>(
+            "get consumer group",
+            CONSUMER_GROUPS,
+            "consumer group",
+            filter,
+        )
+        .await
+    }
+
+    async fn list(&self, filter: &GroupFilter, page: Page) -> RepoResult<Paged<ConsumerGroup>> {
+        let query = group_query(filter);
+        self.list::<GroupDoc, _>(
+            "list consumer groups",
+            CONSUMER_GROUPS,
+            "consumer group",
+            query,
+            page,
+        )
+        .await
+    }
+
+    async fn update(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup> {
+        let doc = GroupDoc::from(group);
+        let filter = doc! { "group_id": &doc.group_id, "topic_name": &doc.topic_name };
+        let id = doc.group_id.clone();
+        self.replace::<GroupDoc, _>(
+            "update consumer group",
+            CONSUMER_GROUPS,
+            "consumer group",
+            filter,
+            encode("consumer group", &doc)?,
+            || RepoError::NotFound { kind: "consumer group", id },
+        )
+        .await
+    }
+
+    async fn delete(&self, topic: &str, group_id: &str) -> RepoResult<()> {
+        let filter = doc! { "group_id": group_id, "topic_name": topic };
+        self.delete_one("delete consumer group", CONSUMER_GROUPS, filter, || RepoError::NotFound {
+            kind: "consumer group",
+            id: group_id.to_owned(),
+        })
+        .await
+    }
+
+    async fn delete_by_topic(&self, topic: &str) -> RepoResult<u64> {
+        let filter = doc! { "topic_name": topic };
+        self.delete_many("delete consumer groups of topic", CONSUMER_GROUPS, filter).await
+    }
+}
+
+#[async_trait]
+impl ConsumerRepository for MongoMetadata {
+    async fn upsert(&self, consumer: Consumer) -> RepoResult<Consumer> {
+        const OP: &str = "upsert consumer";
+        let doc = ConsumerDoc::try_from(consumer)?;
+        let filter = doc! {
+            "consumer_id": &doc.consumer_id,
+            "group_id": &doc.group_id,
+            "topic_name": &doc.topic_name,
+        };
+        // One atomic findAndModify: a new consumer gets this `_id` and `created_at`, an
+        // existing one keeps its own and has every other field replaced.
+        let mut set = encode("consumer", &doc)?;
+        set.remove("_id");
+        set.remove("created_at");
+        let update = doc! {
+            "$setOnInsert": { "_id": &doc.id, "created_at": Bson::DateTime(doc.created_at) },
+            "$set": set,
+        };
+        let stored = self
+            .bounded(OP, async {
+                // Two concurrent upserts of a new key may both try to insert; the loser gets a
+                // duplicate-key error (servers before MongoDB 4.2 do not retry this themselves).
+                // Its retry then finds the winner's document and updates it. A duplicate on the
+                // retry can only be the new `_id` colliding with another consumer's.
+                let mut retried = false;
+                loop {
+                    let result = self
+                        .coll(CONSUMERS)
+                        .find_one_and_update(filter.clone(), update.clone())
+                        .upsert(true)
+                        .return_document(ReturnDocument::After)
+                        .await;
+                    match result {
+                        Err(e) if is_duplicate_key(&e) && !retried => retried = true,
+                        Err(e) if is_duplicate_key(&e) => {
+                            break Err(RepoError::AlreadyExists {
+                                kind: "consumer",
+                                id: doc.id.clone(),
+                            })
+                        }
+                        other => break other.map_err(RepoError::mongo(OP)),
+                    }
+                }
+            })
+            .await?;
+        let stored = stored.ok_or_else(|| RepoError::Corrupt {
+            what: "consumer",
+            detail: "upsert returned no document".to_owned(),
+        })?;
+        decode::<ConsumerDoc, _>("consumer", stored)
+    }
+
+    async fn get(
+        &self,
+        topic: &str,
+        group_id: &str,
+        consumer_id: &str,
+    ) -> RepoResult<Option<Consumer>> {
+        let filter = doc! { "consumer_id": consumer_id, "group_id": group_id, "topic_name": topic };
+        self.find_one::<ConsumerDoc, _>("get consumer", CONSUMERS, "consumer", filter).await
+    }
+
+    async fn list(&self, filter: &ConsumerFilter, page: Page) -> RepoResult<Paged<Consumer>> {
+        let query = consumer_query(filter);
+        self.list::<ConsumerDoc, _>("list consumers", CONSUMERS, "consumer", query, page).await
+    }
+
+    async fn delete(&self, topic: &str, group_id: &str, consumer_id: &str) -> RepoResult<()> {
+        let filter = doc! { "consumer_id": consumer_id, "group_id": group_id, "topic_name": topic };
+        self.delete_one("delete consumer", CONSUMERS, filter, || RepoError::NotFound {
+            kind: "consumer",
+            id: consumer_id.to_owned(),
+        })
+        .await
+    }
+
+    async fn delete_by_group(&self, topic: &str, group_id: &str) -> RepoResult<u64> {
+        let filter = doc! { "group_id": group_id, "topic_name": topic };
+        self.delete_many("delete consumers of group", CONSUMERS, filter).await
+    }
+}
+
+#[async_trait]
+impl DeadLetterRepository for MongoMetadata {
+    async fn insert(&self, dead: DeadLetterMessage) -> RepoResult<DeadLetterMessage> {
+        let doc = DeadLetterDoc::from(dead);
+        let id = doc.id.clone();
+        self.insert("insert dead letter", DEAD_LETTERS, encode("dead letter", &doc)?, || {
+            RepoError::AlreadyExists { kind: "dead letter", id }
+        })
+        .await?;
+        DeadLetterMessage::try_from(doc)
+    }
+
+    async fn get(&self, id: &str) -> RepoResult<Option<DeadLetterMessage>> {
+        let filter = doc! { "_id": id };
+        self.find_one::<DeadLetterDoc, _>("get dead letter", DEAD_LETTERS, "dead letter", filter)
+            .await
+    }
+
+    async fn list(
+        &self,
+        filter: &DeadLetterFilter,
+        page: Page,
+    ) -> RepoResult<Paged<DeadLetterMessage>> {
+        let query = dead_letter_query(filter);
+        self.list::<DeadLetterDoc, _>("list dead letters", DEAD_LETTERS, "dead letter", query, page)
+            .await
+    }
+
+    async fn delete(&self, id: &str) -> RepoResult<()> {
+        self.delete_one("delete dead letter", DEAD_LETTERS, doc! { "_id": id }, || {
+            RepoError::NotFound { kind: "dead letter", id: id.to_owned() }
+        })
+        .await
+    }
+
+    async fn delete_matching(&self, filter: &DeadLetterFilter) -> RepoResult<u64> {
+        self.delete_many("purge dead letters", DEAD_LETTERS, dead_letter_filter(filter)).await
+    }
+}
