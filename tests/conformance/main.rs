@@ -1,0 +1,85 @@
+//! Conformance suites: every implementation of a storage trait passes the same assertions.
+//!
+//! Each suite is a module of plain async functions taking the trait object; the macros below
+//! run every function against every backend, so a new test or a new backend is one line.
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod log_suite;
+mod meta_suite;
+
+/// Runs the message-log suite against memory and Redis.
+macro_rules! log_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_log {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_log().await;
+                    crate::log_suite::$test(under_test.log.clone()).await;
+                }
+            )*
+        }
+        mod redis_log {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::redis_log().await;
+                    crate::log_suite::$test(under_test.log.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs the metadata suite against memory and MongoDB.
+macro_rules! meta_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_meta {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_meta().await;
+                    crate::meta_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+        mod mongo_meta {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::mongo_meta().await;
+                    crate::meta_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+log_conformance!(
+    offsets_are_contiguous_under_concurrent_appenders,
+    batch_append_round_trips_every_field,
+    partitions_are_independent,
+    group_delivers_each_entry_to_exactly_one_consumer,
+    two_groups_each_see_every_entry,
+    groups_start_where_asked,
+    unknown_group_is_not_found,
+    pending_shows_unacked_entries_until_acked,
+    claim_moves_idle_entries_and_counts_deliveries,
+    lag_is_end_minus_next_offset,
+    trim_by_age_removes_only_older_records,
+    trim_by_length_keeps_the_newest,
+    delete_group_and_delete_topic,
+);
+
+meta_conformance!(
+    topic_create_get_update_delete_round_trip,
+    duplicate_topic_is_a_conflict_even_when_racing,
+    topic_listing_filters_and_pages,
+    group_crud_and_uniqueness_per_topic,
+    group_listing_filters_and_pages,
+    consumer_upsert_keeps_identity,
+    consumer_listing_filters_and_deletes,
+    dead_letters_list_newest_first_with_time_filters,
+    dead_letters_delete_and_purge,
+);

@@ -1,0 +1,50 @@
+//! Shared harness of mq's cross-crate tests: each store on each backend, ready to use, with the
+//! server it needs kept alive for as long as the test holds the fixture.
+#![allow(clippy::expect_used)] // A fixture that cannot start fails its test with the message.
+
+use std::sync::Arc;
+
+use mq_repo::{
+    MemoryMessageLog, MemoryMetadata, MessageLog, MetadataStores, MongoMetadata, RedisMessageLog,
+};
+use mq_testkit::{MongoServer, RedisServer};
+
+/// A message log under test, and the server behind it if any.
+#[derive(Debug)]
+pub struct LogUnderTest {
+    /// The log.
+    pub log: Arc<dyn MessageLog>,
+    _server: Option<RedisServer>,
+}
+
+/// The in-memory message log.
+pub async fn memory_log() -> LogUnderTest {
+    LogUnderTest { log: Arc::new(MemoryMessageLog::default()), _server: None }
+}
+
+/// The Redis message log on a real Redis of its own (see `mq-testkit` for where it comes from).
+pub async fn redis_log() -> LogUnderTest {
+    let server = RedisServer::start().await.expect("a Redis server for the test");
+    let log = RedisMessageLog::connect(&server.config()).await.expect("connect to the test Redis");
+    LogUnderTest { log: Arc::new(log), _server: Some(server) }
+}
+
+/// Metadata repositories under test, and the server behind them if any.
+#[derive(Debug)]
+pub struct MetaUnderTest {
+    /// The repositories.
+    pub stores: MetadataStores,
+    _server: Option<MongoServer>,
+}
+
+/// The in-memory metadata repositories.
+pub async fn memory_meta() -> MetaUnderTest {
+    MetaUnderTest { stores: MemoryMetadata::stores(), _server: None }
+}
+
+/// The MongoDB metadata repositories on a real MongoDB-wire server with a database of its own.
+pub async fn mongo_meta() -> MetaUnderTest {
+    let server = MongoServer::start().await.expect("a MongoDB-wire server for the test");
+    let meta = MongoMetadata::connect(&server.config()).await.expect("connect to the test MongoDB");
+    MetaUnderTest { stores: MetadataStores::from_shared(Arc::new(meta)), _server: Some(server) }
+}
