@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The one command that checks this workspace: installs the test servers if they are missing,
+# then runs rustfmt, clippy and every test against real Redis and MongoDB-wire servers.
+#
+#   bash scripts/test.sh                  # everything
+#   bash scripts/test.sh -p mq-repo       # extra arguments go to the test runner
+#
+# Servers come from mq-testkit (crates/mq-testkit): MQTEST_REDIS_URL / MQTEST_MONGO_URI name
+# shared servers (e.g. those of docker/docker-compose.yml); otherwise each test spawns its own
+# redis-server and SecantusDB (secantusd-py), which this script installs:
+#   - redis-server through apt-get, when it is not on PATH (as root, or with sudo);
+#   - SecantusDB into .tools/venv through pip, when that venv lacks the pinned version.
+# Tests that stop their server always spawn their own, so both are installed even when
+# MQTEST_REDIS_URL / MQTEST_MONGO_URI are set. Docker is not probed unless MQTEST_USE_DOCKER=1
+# (then testcontainers runs redis:7 and mongo:7 where a Docker engine answers).
+#
+# Every step runs even if an earlier one failed, so one run shows all problems; the exit code
+# is non-zero if any step failed.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# The SecantusDB release the suite was last checked against (PyPI has only pre-releases, which
+# an exact pin selects without --pre). Override to try another.
+secantusdb_spec="${MQTEST_SECANTUSDB_SPEC:-SecantusDB==0.7.0b3}"
+
+if [ -z "${CARGO_TERM_COLOR:-}" ]; then
+    if [ -t 1 ]; then export CARGO_TERM_COLOR=auto; else export CARGO_TERM_COLOR=never; fi
+fi
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "error: '$*' needs root, and sudo is not available" >&2
+        return 1
+    fi
+}
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" -eq 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_redis() {
+    if [ -n "${MQTEST_REDIS_SERVER:-}" ] || command -v redis-server >/dev/null 2>&1; then
+        return
+    fi
+    step "installing redis-server (apt-get)"
+    # The package may also start a system instance on 6379; tests use their own ports anyway.
+    apt_install redis-server
+    if ! command -v redis-server >/dev/null; then
+        echo "error: redis-server is still not on PATH after apt-get install" >&2
+        return 1
+    fi
+}
+
+ensure_secantus() {
+    local venv="$root/.tools/venv"
+    local stamp="$venv/.secantusdb-spec"
+    if [ ! -x "$venv/bin/secantusd-py" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$secantusdb_spec" ]; then
+        step "installing $secantusdb_spec into .tools/venv (pip)"
+        local python="${PYTHON:-python3}"
+        # A half-made venv from an interrupted run is rebuilt rather than trusted.
+        rm -rf "$venv"
+        if ! "$python" -m venv "$venv"; then
+            # Debian's own python3 keeps venv support in a separate package.
+            rm -rf "$venv"
+            apt_install python3-venv
+            "$python" -m venv "$venv"
+        fi
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$secantusdb_spec"
+        printf '%s\n' "$secantusdb_spec" >"$stamp"
+    fi
+    export MQTEST_SECANTUSD="$venv/bin/secantusd-py"
+}
+
+ensure_redis
+if [ -z "${MQTEST_SECANTUSD:-}" ]; then
+    ensure_secantus
+fi
+if [ "${MQTEST_USE_DOCKER:-0}" != "1" ]; then
+    export MQTEST_NO_DOCKER=1
+fi
+
+echo "redis-server: ${MQTEST_REDIS_SERVER:-$(command -v redis-server)}"
+echo "secantusd-py: $MQTEST_SECANTUSD"
+echo "shared servers: MQTEST_REDIS_URL=${MQTEST_REDIS_URL:-(unset)}" \
+    "MQTEST_MONGO_URI=${MQTEST_MONGO_URI:-(unset)}; docker: ${MQTEST_NO_DOCKER:+not }probed"
+
+failed=()
+run() {
+    step "$*"
+    if ! "$@"; then
+        failed+=("$*")
+    fi
+}
+
+# rustfmt colours its diff unless told, also into CI logs.
+run cargo fmt --all --check -- --color "$CARGO_TERM_COLOR"
+run cargo clippy --workspace --all-targets -- -D warnings
+# The whole workspace, unless the arguments pick packages themselves (`-p mq-repo`), which
+# `--workspace` would override.
+scope=(--workspace)
+for arg in "$@"; do
+    case "$arg" in
+        -p | -p* | --package | --package=*) scope=() ;;
+    esac
+done
+if cargo nextest --version >/dev/null 2>&1; then
+    run cargo nextest run "${scope[@]}" --no-fail-fast "$@"
+else
+    run cargo test "${scope[@]}" --no-fail-fast "$@"
+fi
+# nextest does not run doctests.
+run cargo test --workspace --doc
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\nFAILED:\n' >&2
+    printf '  %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+printf '\nall checks passed\n'
