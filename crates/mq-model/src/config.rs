@@ -115,9 +115,11 @@ pub struct ConsumerConfig {
     pub start_from: StartFrom,
     /// Most messages one fetch returns, 1..=1000 (default 10).
     pub max_poll_messages: u32,
-    /// How long a delivered message may stay unacknowledged before redelivery (default 30 s).
+    /// How long a delivered message may stay unacknowledged before redelivery, 1 ms to one day
+    /// (default 30 s).
     pub ack_timeout_ms: i64,
-    /// How long a consumer may stay silent before it is considered gone (default 10 s).
+    /// How long a consumer may stay silent before it is considered gone, 1 ms to one day
+    /// (default 10 s).
     pub session_timeout_ms: i64,
 }
 
@@ -129,8 +131,8 @@ impl Default for ConsumerConfig {
             consumer_id: String::new(),
             start_from: StartFrom::Latest,
             max_poll_messages: 10,
-            ack_timeout_ms: 30_000,
-            session_timeout_ms: 10_000,
+            ack_timeout_ms: crate::DEFAULT_ACK_TIMEOUT_MS,
+            session_timeout_ms: crate::DEFAULT_SESSION_TIMEOUT_MS,
         }
     }
 }
@@ -147,8 +149,8 @@ impl ConsumerConfig {
             self.max_poll_messages.into(),
             1000,
         )?;
-        positive_range("ackTimeoutMs", "greater than 0", self.ack_timeout_ms, i64::MAX)?;
-        positive_range("sessionTimeoutMs", "greater than 0", self.session_timeout_ms, i64::MAX)
+        crate::validate_timeout_ms("ackTimeoutMs", self.ack_timeout_ms)?;
+        crate::validate_timeout_ms("sessionTimeoutMs", self.session_timeout_ms)
     }
 }
 

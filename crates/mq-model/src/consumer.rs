@@ -6,7 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{validate_client_id, validate_topic_name};
-use crate::ModelError;
+use crate::{ModelError, StartFrom};
+
+/// Default `ackTimeoutMs`: a delivered message unacknowledged for 30 s is delivered again.
+pub const DEFAULT_ACK_TIMEOUT_MS: i64 = 30_000;
+/// Default `sessionTimeoutMs`: a consumer silent for 10 s is considered gone.
+pub const DEFAULT_SESSION_TIMEOUT_MS: i64 = 10_000;
 
 /// A named set of consumers sharing the work of one topic; each group sees every message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +27,18 @@ pub struct ConsumerGroup {
     pub consumer_count: u32,
     /// Lifecycle state.
     pub status: GroupStatus,
+    /// How messages are spread over the group's consumers.
+    #[serde(default)]
+    pub delivery_mode: DeliveryMode,
+    /// Where the group started reading when it was created.
+    #[serde(default)]
+    pub start_from: StartFrom,
+    /// How long a delivered message may stay unacknowledged before it is delivered again.
+    #[serde(default = "default_ack_timeout_ms")]
+    pub ack_timeout_ms: i64,
+    /// How long a consumer may stay silent (no fetch) before it is considered gone.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: i64,
     /// Free-form extra settings.
     pub config: BTreeMap<String, String>,
     /// When a member last acknowledged a message.
@@ -33,11 +50,59 @@ pub struct ConsumerGroup {
     pub updated_at: DateTime<Utc>,
 }
 
+fn default_ack_timeout_ms() -> i64 {
+    DEFAULT_ACK_TIMEOUT_MS
+}
+
+fn default_session_timeout_ms() -> i64 {
+    DEFAULT_SESSION_TIMEOUT_MS
+}
+
 impl ConsumerGroup {
-    /// Checks the group and topic names.
+    /// Checks the group and topic names and the timeouts.
     pub fn validate(&self) -> Result<(), ModelError> {
         validate_client_id("groupId", &self.group_id)?;
-        validate_topic_name(&self.topic_name)
+        validate_topic_name(&self.topic_name)?;
+        validate_timeout_ms("ackTimeoutMs", self.ack_timeout_ms)?;
+        validate_timeout_ms("sessionTimeoutMs", self.session_timeout_ms)
+    }
+}
+
+/// Longest ack or session timeout: one day. Longer would hide lost consumers for too long.
+pub const MAX_TIMEOUT_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Checks an ack or session timeout: 1 ms to one day.
+pub fn validate_timeout_ms(field: &'static str, value: i64) -> Result<(), ModelError> {
+    if (1..=MAX_TIMEOUT_MS).contains(&value) {
+        Ok(())
+    } else {
+        Err(ModelError::OutOfRange {
+            field,
+            expected: "between 1 and 86400000 milliseconds",
+            value,
+        })
+    }
+}
+
+/// How a group's messages are spread over its consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// A work queue: any live consumer may receive any message of any partition.
+    #[default]
+    Shared,
+    /// Each partition belongs to one live consumer at a time and is delivered in offset order,
+    /// so messages with the same key are processed in order.
+    Ordered,
+}
+
+impl DeliveryMode {
+    /// The lowercase name used in JSON and BSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Shared => "shared",
+            DeliveryMode::Ordered => "ordered",
+        }
     }
 }
 

@@ -20,7 +20,10 @@ mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConsumerConfig, ProducerConfig, StartFrom, TopicConfig};
-pub use consumer::{Consumer, ConsumerGroup, ConsumerStatus, GroupStatus};
+pub use consumer::{
+    validate_timeout_ms, Consumer, ConsumerGroup, ConsumerStatus, DeliveryMode, GroupStatus,
+    DEFAULT_ACK_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_TIMEOUT_MS,
+};
 pub use dead_letter::DeadLetterMessage;
 pub use error::ModelError;
 pub use ids::{new_id, IdKind};

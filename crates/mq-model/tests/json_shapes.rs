@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use mq_model::{
-    ConsumerGroup, DeadLetterMessage, GroupStatus, Message, MessageStatus, MessageType, Topic,
-    TopicStatus,
+    ConsumerGroup, DeadLetterMessage, DeliveryMode, GroupStatus, Message, MessageStatus,
+    MessageType, StartFrom, Topic, TopicStatus,
 };
 use serde_json::json;
 
@@ -76,6 +76,10 @@ fn group_and_dead_letter_names() {
         topic_name: "t".into(),
         consumer_count: 3,
         status: GroupStatus::Rebalancing,
+        delivery_mode: DeliveryMode::Ordered,
+        start_from: StartFrom::Earliest,
+        ack_timeout_ms: 30_000,
+        session_timeout_ms: 10_000,
         config: BTreeMap::new(),
         last_commit_time: None,
         created_at: at(),
@@ -85,6 +89,16 @@ fn group_and_dead_letter_names() {
     assert_eq!(v["status"], "rebalancing");
     assert_eq!(v["consumerCount"], 3);
     assert_eq!(v["groupId"], "g");
+    assert_eq!(v["deliveryMode"], "ordered");
+    assert_eq!(v["startFrom"], "earliest");
+    assert_eq!(v["ackTimeoutMs"], 30000);
+    // Groups stored before these fields existed read back with the defaults.
+    let mut old = v.clone();
+    for key in ["deliveryMode", "startFrom", "ackTimeoutMs", "sessionTimeoutMs"] {
+        old.as_object_mut().unwrap().remove(key);
+    }
+    let old: ConsumerGroup = serde_json::from_value(old).unwrap();
+    assert_eq!((old.delivery_mode, old.ack_timeout_ms), (DeliveryMode::Shared, 30_000));
 
     let dead = DeadLetterMessage {
         id: "dlq_1".into(),
