@@ -201,6 +201,31 @@ pub trait MessageLog: Send + Sync + Debug {
         max: usize,
     ) -> RepoResult<Vec<Delivery>>;
 
+    /// Moves the given pending records to `consumer` now, whatever their idle time, raising
+    /// their delivery counts, and returns them in offset order. Offsets that are not pending are
+    /// skipped; records trimmed away meanwhile are dropped from the pending list instead.
+    /// `NotFound` if the group does not exist.
+    async fn claim(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        offsets: &[u64],
+    ) -> RepoResult<Vec<Delivery>>;
+
+    /// Makes the given pending records claimable by [`claim_idle`](Self::claim_idle) at once,
+    /// as if they had been idle for a very long time, without changing their holder or delivery
+    /// count (a negative acknowledgement). Returns how many were pending; offsets that are not
+    /// pending, and every offset of a group that does not exist, are ignored.
+    async fn release(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offsets: &[u64],
+    ) -> RepoResult<u64>;
+
     /// How far a group is behind. `NotFound` if the group does not exist.
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag>;
 

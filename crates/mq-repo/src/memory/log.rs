@@ -15,6 +15,10 @@ use crate::{
 
 type PartitionKey = (String, u32);
 
+/// How idle a released record looks: longer than any claim threshold in use (about 31 years),
+/// the same figure the Redis log uses.
+const RELEASED_IDLE_MS: i64 = 1_000_000_000_000;
+
 /// Message log held in process memory; lost on exit. Clones share the same data.
 #[derive(Debug, Clone)]
 pub struct MemoryMessageLog {
@@ -311,6 +315,70 @@ impl MessageLog for MemoryMessageLog {
             }
             Ok(claimed)
         })
+    }
+
+    async fn claim(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        offsets: &[u64],
+    ) -> RepoResult<Vec<Delivery>> {
+        let now_ms = self.clock.now_ms();
+        let mut wanted = offsets.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.with_group(topic, partition, group, |part| {
+            part.group_mut(group)?;
+            let mut claimed = Vec::with_capacity(wanted.len());
+            for offset in wanted {
+                let record = part.record(offset).cloned();
+                let state = part.group_mut(group)?;
+                if !state.pending.contains_key(&offset) {
+                    continue;
+                }
+                let Some(record) = record else {
+                    state.pending.remove(&offset);
+                    continue;
+                };
+                if let Some(p) = state.pending.get_mut(&offset) {
+                    p.consumer = consumer.to_owned();
+                    p.delivery_count += 1;
+                    p.delivered_at_ms = now_ms;
+                    claimed.push(Delivery { record, delivery_count: p.delivery_count });
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    async fn release(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offsets: &[u64],
+    ) -> RepoResult<u64> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let Some(state) = part.groups.get_mut(group) else {
+            return Ok(0);
+        };
+        let released_at = self.clock.now_ms().saturating_sub(RELEASED_IDLE_MS);
+        let mut released = 0;
+        let mut offsets = offsets.to_vec();
+        offsets.sort_unstable();
+        offsets.dedup();
+        for offset in &offsets {
+            if let Some(p) = state.pending.get_mut(offset) {
+                p.delivered_at_ms = released_at;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use mongodb::bson::{self, spec::BinarySubtype, Binary, Document};
 use mq_model::{
-    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, Topic, TopicStatus,
+    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DeliveryMode, GroupStatus,
+    StartFrom, Topic, TopicStatus,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,15 @@ pub(super) struct GroupDoc {
     pub(super) topic_name: String,
     pub(super) consumer_count: i64,
     pub(super) status: GroupStatus,
+    /// The delivery settings; groups stored before they existed read back with the defaults.
+    #[serde(default)]
+    pub(super) delivery_mode: DeliveryMode,
+    #[serde(default)]
+    pub(super) start_from: StartFrom,
+    #[serde(default = "default_ack_timeout_ms")]
+    pub(super) ack_timeout_ms: i64,
+    #[serde(default = "default_session_timeout_ms")]
+    pub(super) session_timeout_ms: i64,
     #[serde(default)]
     pub(super) config: BTreeMap<String, String>,
     /// Stored as `null` until a member first commits, so the field is always present as in
@@ -112,6 +122,14 @@ pub(super) struct GroupDoc {
     pub(super) updated_at: bson::DateTime,
 }
 
+fn default_ack_timeout_ms() -> i64 {
+    mq_model::DEFAULT_ACK_TIMEOUT_MS
+}
+
+fn default_session_timeout_ms() -> i64 {
+    mq_model::DEFAULT_SESSION_TIMEOUT_MS
+}
+
 impl From<ConsumerGroup> for GroupDoc {
     fn from(g: ConsumerGroup) -> Self {
         Self {
@@ -120,6 +138,10 @@ impl From<ConsumerGroup> for GroupDoc {
             topic_name: g.topic_name,
             consumer_count: i64::from(g.consumer_count),
             status: g.status,
+            delivery_mode: g.delivery_mode,
+            start_from: g.start_from,
+            ack_timeout_ms: g.ack_timeout_ms,
+            session_timeout_ms: g.session_timeout_ms,
             config: g.config,
             last_commit_time: g.last_commit_time.map(to_bson_time),
             created_at: to_bson_time(g.created_at),
@@ -145,6 +167,10 @@ impl TryFrom<GroupDoc> for ConsumerGroup {
             group_id: d.group_id,
             topic_name: d.topic_name,
             status: d.status,
+            delivery_mode: d.delivery_mode,
+            start_from: d.start_from,
+            ack_timeout_ms: d.ack_timeout_ms,
+            session_timeout_ms: d.session_timeout_ms,
             config: d.config,
         })
     }

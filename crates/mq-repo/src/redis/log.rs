@@ -44,6 +44,9 @@
 //! | `ack`             | `XACK s g N-1 ...`                                                 |
 //! | `pending`         | `XPENDING s g - + n`                                               |
 //! | `claim_idle`      | `claim.lua`: XPENDING IDLE, then XCLAIM                            |
+//! | `claim`           | `claim_ids.lua`: XPENDING per ID, then XCLAIM with min idle 0      |
+//! | `release`         | `release.lua`: XPENDING per ID, then XCLAIM by the holder with     |
+//! |                   | `IDLE 1000000000000 JUSTID`; 0 for a missing group                 |
 //! | `group_lag`       | `group_lag.lua`: meta `next`, first entry, XINFO GROUPS            |
 //! | `trim_before`     | `trim_before.lua`: binary search on `ts`, then `XTRIM MINID N-0`   |
 //! | `trim_to_len`     | `XTRIM s MAXLEN ~ n`                                               |
@@ -221,6 +224,14 @@ const REDIS_MAX: u64 = (i64::MAX - 1) as u64;
 /// A count from the API as a Redis COUNT argument.
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX).min(REDIS_MAX)
+}
+
+/// The entry IDs of `offsets`, in offset order and each once, as script arguments.
+fn distinct_ids(offsets: &[u64]) -> Vec<Value> {
+    let mut offsets = offsets.to_vec();
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets.into_iter().map(|offset| Value::from(keys::entry_id(offset))).collect()
 }
 
 /// A duration as a Redis millisecond argument.
@@ -453,6 +464,54 @@ impl MessageLog for RedisMessageLog {
             Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
             Err(error) => Err(RepoError::redis("claim idle")(error)),
         }
+    }
+
+    async fn claim(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        offsets: &[u64],
+    ) -> RepoResult<Vec<Delivery>> {
+        if offsets.is_empty() {
+            // Still report a missing group, as a non-empty request would.
+            self.group_lag(topic, partition, group).await?;
+            return Ok(Vec::new());
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group), Value::from(consumer)];
+        // Sorted for offset order, deduplicated because XCLAIM would count a repeat twice.
+        args.extend(distinct_ids(offsets));
+        let claimed = self
+            .run_raw("claim", async {
+                self.scripts.claim_ids.run(&self.pool, vec![keys.stream], args).await
+            })
+            .await?;
+        match claimed {
+            Ok(reply) => reply::claimed(reply),
+            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
+            Err(error) => Err(RepoError::redis("claim")(error)),
+        }
+    }
+
+    async fn release(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offsets: &[u64],
+    ) -> RepoResult<u64> {
+        if offsets.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group)];
+        // Deduplicated so that a repeated offset counts once, as with `ack`.
+        args.extend(distinct_ids(offsets));
+        let reply =
+            self.run("release", self.scripts.release.run(&self.pool, vec![keys.stream], args));
+        reply::uint(&reply.await?, "release reply")
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {
