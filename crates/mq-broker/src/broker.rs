@@ -1,0 +1,165 @@
+//! The [`Broker`] handle: stores, config, caches and background tasks shared by every clone.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use mq_model::{Clock, SystemClock, Topic};
+use mq_repo::{open_message_log, open_metadata, MessageLog, MetadataStores};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::{BrokerConfig, MessageQueueConfig};
+use crate::{BrokerError, BrokerResult};
+
+/// How long a topic read from the metadata store is trusted before it is read again. Other
+/// broker instances' topic changes become visible within this time.
+const TOPIC_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// The broker. Cheap to clone: clones share stores, caches and background tasks.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) log: Arc<dyn MessageLog>,
+    pub(crate) meta: MetadataStores,
+    pub(crate) cfg: MessageQueueConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    topics: Mutex<HashMap<String, (Topic, Instant)>>,
+    /// Round-robin position for messages without a key.
+    pub(crate) next_partition: AtomicU64,
+    /// Rotates the partition a shared-mode fetch starts with, so no partition starves.
+    pub(crate) next_fetch_start: AtomicU64,
+    /// Woken on every publish, so long polls return as soon as something arrives.
+    pub(crate) published: Notify,
+    /// When each consumer's heartbeat was last written, to write at most a few per session.
+    pub(crate) heartbeats: Mutex<HashMap<(String, String, String), Instant>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A poisoned lock only means a panic elsewhere mid-update of a cache; the cache stays usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Broker {
+    /// A broker over explicit stores, with no background tasks (see
+    /// [`start_background`](Self::start_background)).
+    pub fn new(
+        log: Arc<dyn MessageLog>,
+        meta: MetadataStores,
+        cfg: MessageQueueConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            inner: Arc::new(Inner {
+                log,
+                meta,
+                cfg,
+                clock,
+                topics: Mutex::default(),
+                next_partition: AtomicU64::new(0),
+                next_fetch_start: AtomicU64::new(0),
+                published: Notify::new(),
+                heartbeats: Mutex::default(),
+                shutdown,
+                tasks: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Opens the stores the config names (connecting to Redis and MongoDB and creating indexes
+    /// as needed) and starts the background tasks. Must run inside a Tokio runtime.
+    pub async fn open(cfg: &BrokerConfig) -> BrokerResult<Self> {
+        cfg.validate()?;
+        let log = open_message_log(cfg.message_queue.provider, &cfg.message_queue.redis).await?;
+        let meta = open_metadata(cfg.metadata.provider, &cfg.mongodb).await?;
+        let broker = Self::new(log, meta, cfg.message_queue.clone(), Arc::new(SystemClock));
+        broker.start_background();
+        Ok(broker)
+    }
+
+    /// Starts the background tasks (retention). Call once.
+    pub fn start_background(&self) {
+        let task = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
+        lock(&self.inner.tasks).push(task);
+    }
+
+    /// Stops taking work: long polls return at once, subscriptions and background tasks end.
+    /// Waits for background tasks to finish.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.published.notify_waiters();
+        let tasks: Vec<_> = lock(&self.inner.tasks).drain(..).collect();
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "background task ended abnormally");
+            }
+        }
+    }
+
+    /// True once [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// A receiver that turns `true` when the broker shuts down.
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub(crate) fn refuse_if_shutting_down(&self) -> BrokerResult<()> {
+        if self.is_shutting_down() {
+            Err(BrokerError::ShuttingDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks that both stores answer.
+    pub async fn ready(&self) -> BrokerResult<()> {
+        self.inner.log.partition_stats("mq-readiness-probe", 0).await?;
+        self.inner.meta.topics.get("mq-readiness-probe").await?;
+        Ok(())
+    }
+
+    /// The message log (for tools and tests that need the storage view).
+    pub fn message_log(&self) -> &Arc<dyn MessageLog> {
+        &self.inner.log
+    }
+
+    /// The topic, from the cache when fresh.
+    pub(crate) async fn cached_topic(&self, name: &str) -> BrokerResult<Option<Topic>> {
+        if let Some((topic, at)) = lock(&self.inner.topics).get(name) {
+            if at.elapsed() < TOPIC_CACHE_TTL {
+                return Ok(Some(topic.clone()));
+            }
+        }
+        let topic = self.inner.meta.topics.get(name).await?;
+        let mut cache = lock(&self.inner.topics);
+        match &topic {
+            Some(t) => {
+                cache.insert(name.to_owned(), (t.clone(), Instant::now()));
+            }
+            None => {
+                cache.remove(name);
+            }
+        }
+        Ok(topic)
+    }
+
+    /// The topic, or `TopicNotFound`.
+    pub(crate) async fn existing_topic(&self, name: &str) -> BrokerResult<Topic> {
+        self.cached_topic(name).await?.ok_or_else(|| BrokerError::topic_not_found(name))
+    }
+
+    pub(crate) fn forget_topic(&self, name: &str) {
+        lock(&self.inner.topics).remove(name);
+    }
+}

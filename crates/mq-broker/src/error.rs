@@ -1,0 +1,97 @@
+//! The one error type of the broker.
+
+use mq_model::ModelError;
+use mq_repo::RepoError;
+
+/// Shorthand for broker results.
+pub type BrokerResult<T> = Result<T, BrokerError>;
+
+/// Everything a broker operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// A model or config value breaks a validation rule.
+    #[error(transparent)]
+    Invalid(#[from] ModelError),
+    /// A request value is out of range or malformed.
+    #[error("invalid {field}: {reason}")]
+    InvalidRequest {
+        /// The request field's JSON name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The topic does not exist.
+    #[error("topic {topic:?} does not exist; create it first (POST /api/v1/mq/topics)")]
+    TopicNotFound {
+        /// The topic's name.
+        topic: String,
+    },
+    /// The consumer group does not exist on the topic.
+    #[error("consumer group {group:?} does not exist on topic {topic:?}")]
+    GroupNotFound {
+        /// The topic's name.
+        topic: String,
+        /// The group's id.
+        group: String,
+    },
+    /// A topic with this name exists already.
+    #[error("topic {topic:?} already exists")]
+    TopicExists {
+        /// The topic's name.
+        topic: String,
+    },
+    /// A group with this id exists already on the topic.
+    #[error("consumer group {group:?} already exists on topic {topic:?}")]
+    GroupExists {
+        /// The topic's name.
+        topic: String,
+        /// The group's id.
+        group: String,
+    },
+    /// A message value is larger than its topic allows.
+    #[error(
+        "message value is {size} bytes; topic {topic:?} allows at most {max} (maxMessageSize)"
+    )]
+    MessageTooLarge {
+        /// The topic's name.
+        topic: String,
+        /// The value's size in bytes.
+        size: usize,
+        /// The topic's `maxMessageSize`.
+        max: i64,
+    },
+    /// A topic update asked for fewer partitions than it has.
+    #[error("partitions can grow but never shrink: topic has {current}, asked for {requested}")]
+    PartitionsShrink {
+        /// Partitions now.
+        current: u32,
+        /// Partitions asked for.
+        requested: u32,
+    },
+    /// A feature of the design that this version does not provide yet.
+    #[error("{what} is not supported yet")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+    },
+    /// The broker is shutting down and takes no new work.
+    #[error("the broker is shutting down")]
+    ShuttingDown,
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+impl BrokerError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        BrokerError::InvalidRequest { field, reason: reason.into() }
+    }
+
+    pub(crate) fn topic_not_found(topic: &str) -> Self {
+        BrokerError::TopicNotFound { topic: topic.to_owned() }
+    }
+
+    pub(crate) fn group_not_found(topic: &str, group: &str) -> Self {
+        BrokerError::GroupNotFound { topic: topic.to_owned(), group: group.to_owned() }
+    }
+}

@@ -1,0 +1,39 @@
+//! The mq broker: the library other Rust crates embed to publish and consume in process, and
+//! the core behind the REST API.
+//!
+//! A [`Broker`] is built from config ([`Broker::open`]) or from explicit stores
+//! ([`Broker::new`]) and is cheap to clone. It manages topics, publishes (one or a batch; by
+//! key to a stable partition, else round-robin), manages consumer groups, and delivers with
+//! at-least-once semantics: a fetched message is delivered again if it is neither acknowledged
+//! nor negatively acknowledged within the group's `ackTimeoutMs`.
+//!
+//! Groups deliver in one of two modes ([`mq_model::DeliveryMode`]): `shared`, a work queue where
+//! any live consumer may receive any message, and `ordered`, where each partition belongs to one
+//! live consumer at a time and is delivered in offset order, one batch in flight at a time.
+#![deny(missing_docs)]
+
+mod broker;
+mod config;
+mod consume;
+mod error;
+mod groups;
+mod membership;
+mod partition;
+mod publish;
+mod receipt;
+mod retention;
+mod subscribe;
+mod topics;
+
+pub use broker::Broker;
+pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
+pub use consume::{
+    Browse, ConsumerInfo, FetchRequest, PartitionPosition, ReceivedMessage, StoredMessage,
+    MAX_FETCH, MAX_WAIT,
+};
+pub use error::{BrokerError, BrokerResult};
+pub use groups::GroupSpec;
+pub use partition::partition_for_key;
+pub use publish::{OutgoingMessage, Published, MAX_BATCH};
+pub use subscribe::{HandlerError, SubscribeOptions, Subscription};
+pub use topics::TopicUpdate;

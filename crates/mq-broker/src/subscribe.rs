@@ -1,0 +1,207 @@
+//! `subscribe`: run an async handler for each message of a group, acking on `Ok` and nacking on
+//! `Err`, with bounded concurrency and a clean stop.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mq_model::DeliveryMode;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::{Broker, BrokerError, FetchRequest, ReceivedMessage};
+
+/// What a handler returns when it could not process a message; the text becomes the nack
+/// reason.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a subscription fetches and runs its handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    /// This consumer's id within the group.
+    pub consumer_id: String,
+    /// Most handlers running at once (default 16). In an `ordered` group the messages of one
+    /// partition still run one after another.
+    pub concurrency: usize,
+    /// Long-poll wait of each fetch (default 5 s).
+    pub wait: Duration,
+    /// Pause after a failed fetch before the next (default 1 s).
+    pub retry_after: Duration,
+}
+
+impl SubscribeOptions {
+    /// Defaults for a consumer with this id.
+    pub fn new(consumer_id: impl Into<String>) -> Self {
+        Self {
+            consumer_id: consumer_id.into(),
+            concurrency: 16,
+            wait: Duration::from_secs(5),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A running subscription; [`stop`](Self::stop) ends it cleanly.
+#[derive(Debug)]
+pub struct Subscription {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Stops fetching, waits for running handlers to finish and settle their messages, and
+    /// leaves the group.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "subscription task ended abnormally");
+        }
+    }
+}
+
+impl Broker {
+    /// Runs `handler` for every message the group delivers to `options.consumer_id`: `Ok`
+    /// acks, `Err` nacks (the message is delivered again). Ends on [`Subscription::stop`] or
+    /// broker shutdown.
+    pub fn subscribe<H, Fut>(
+        &self,
+        topic: &str,
+        group: &str,
+        options: SubscribeOptions,
+        handler: H,
+    ) -> Subscription
+    where
+        H: Fn(ReceivedMessage) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let (stop, stopped) = watch::channel(false);
+        let runner = Runner {
+            broker: self.clone(),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            options,
+            handler: Arc::new(handler),
+        };
+        Subscription { stop, task: tokio::spawn(runner.run(stopped)) }
+    }
+}
+
+struct Runner<H> {
+    broker: Broker,
+    topic: String,
+    group: String,
+    options: SubscribeOptions,
+    handler: Arc<H>,
+}
+
+impl<H, Fut> Runner<H>
+where
+    H: Fn(ReceivedMessage) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let concurrency = self.options.concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let mut running = JoinSet::new();
+        let mut broker_down = self.broker.shutdown_signal();
+        let ordered = matches!(
+            self.broker.get_group(&self.topic, &self.group).await.map(|g| g.delivery_mode),
+            Ok(DeliveryMode::Ordered)
+        );
+        loop {
+            if *stopped.borrow() || self.broker.is_shutting_down() {
+                break;
+            }
+            // Reap finished handlers so the set does not grow.
+            while running.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = stopped.changed() => {}
+                }
+                continue;
+            }
+            let request = FetchRequest {
+                topic_name: self.topic.clone(),
+                group_id: self.group.clone(),
+                consumer_id: self.options.consumer_id.clone(),
+                max_messages: free.min(crate::MAX_FETCH),
+                wait: self.options.wait,
+            };
+            let fetched = tokio::select! {
+                result = self.broker.fetch(&request) => result,
+                _ = stopped.changed() => break,
+                _ = broker_down.changed() => break,
+            };
+            let messages = match fetched {
+                Ok(messages) => messages,
+                Err(BrokerError::ShuttingDown) => break,
+                Err(error) => {
+                    tracing::warn!(%error, topic = %self.topic, group = %self.group, "subscription fetch failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(self.options.retry_after) => {}
+                        _ = stopped.changed() => {}
+                    }
+                    continue;
+                }
+            };
+            // In an ordered group one partition's messages run in order, one task each.
+            let mut lanes: BTreeMap<u32, Vec<ReceivedMessage>> = BTreeMap::new();
+            let mut singles = Vec::new();
+            for message in messages {
+                if ordered {
+                    lanes.entry(message.message.partition).or_default().push(message);
+                } else {
+                    singles.push(vec![message]);
+                }
+            }
+            for lane in lanes.into_values().chain(singles) {
+                let Ok(permit) = permits.clone().acquire_many_owned(1).await else { break };
+                let (broker, topic, group, handler) = (
+                    self.broker.clone(),
+                    self.topic.clone(),
+                    self.group.clone(),
+                    self.handler.clone(),
+                );
+                running.spawn(async move {
+                    for message in lane {
+                        settle(&broker, &topic, &group, &*handler, message).await;
+                    }
+                    drop(permit);
+                });
+            }
+        }
+        while running.join_next().await.is_some() {}
+        if let Err(error) =
+            self.broker.leave(&self.topic, &self.group, &self.options.consumer_id).await
+        {
+            tracing::warn!(%error, "could not leave the group; it is dropped after its session timeout");
+        }
+    }
+}
+
+async fn settle<H, Fut>(
+    broker: &Broker,
+    topic: &str,
+    group: &str,
+    handler: &H,
+    message: ReceivedMessage,
+) where
+    H: Fn(ReceivedMessage) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    let receipt = vec![message.receipt.clone()];
+    let outcome = match handler(message).await {
+        Ok(()) => broker.ack(topic, group, &receipt).await,
+        Err(error) => {
+            let reason = error.to_string();
+            broker.nack(topic, group, &receipt, Some(&reason)).await
+        }
+    };
+    // An unsettled message is delivered again after the ack timeout, so nothing is lost.
+    if let Err(error) = outcome {
+        tracing::warn!(%error, topic, group, "could not settle a message; it will be redelivered");
+    }
+}
