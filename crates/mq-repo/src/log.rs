@@ -179,6 +179,19 @@ pub trait MessageLog: Send + Sync + Debug {
         offsets: &[u64],
     ) -> RepoResult<u64>;
 
+    /// Acknowledges deliveries given as `(offset, delivery count)`: a record is acknowledged
+    /// only while it is pending with exactly that count, so the receipt of an earlier delivery
+    /// of a record now delivered again settles nothing. Returns how many were acknowledged; a
+    /// repeated offset counts once, and every delivery of a group that does not exist is
+    /// ignored.
+    async fn ack_deliveries(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+    ) -> RepoResult<u64>;
+
     /// Up to `limit` pending records of a group, in offset order.
     async fn pending(
         &self,
@@ -214,16 +227,19 @@ pub trait MessageLog: Send + Sync + Debug {
         offsets: &[u64],
     ) -> RepoResult<Vec<Delivery>>;
 
-    /// Makes the given pending records claimable by [`claim_idle`](Self::claim_idle) at once,
-    /// as if they had been idle for a very long time, without changing their holder or delivery
-    /// count (a negative acknowledgement). Returns how many were pending; offsets that are not
-    /// pending, and every offset of a group that does not exist, are ignored.
+    /// Makes pending records claimable by [`claim_idle`](Self::claim_idle) at once, as if they
+    /// had been idle for a very long time, without changing their holder or delivery count (a
+    /// negative acknowledgement). Each delivery is `(offset, delivery count)`: a record is
+    /// released only while it is pending with exactly that count, so a late nack of an earlier
+    /// delivery cannot release the record from the consumer that holds it now. Returns how many
+    /// were released; a repeated offset counts once (its first count is used), and every
+    /// delivery of a group that does not exist is ignored.
     async fn release(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
-        offsets: &[u64],
+        deliveries: &[(u64, u32)],
     ) -> RepoResult<u64>;
 
     /// How far a group is behind. `NotFound` if the group does not exist.

@@ -99,6 +99,36 @@ impl MemoryMessageLog {
         lock(&self.partitions).get(&(topic.to_owned(), partition)).cloned()
     }
 
+    /// Applies `settle` to each delivery, given as (offset, count), that is pending with that
+    /// count; a repeated offset counts once; a missing group settles nothing.
+    fn settle(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+        settle: impl Fn(&mut GroupState, u64),
+    ) -> RepoResult<u64> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let Some(state) = part.groups.get_mut(group) else {
+            return Ok(0);
+        };
+        let mut settled = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for &(offset, count) in deliveries {
+            if seen.insert(offset)
+                && state.pending.get(&offset).is_some_and(|p| p.delivery_count == count)
+            {
+                settle(state, offset);
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
     fn with_group<T>(
         &self,
         topic: &str,
@@ -353,32 +383,31 @@ impl MessageLog for MemoryMessageLog {
         })
     }
 
+    async fn ack_deliveries(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+    ) -> RepoResult<u64> {
+        self.settle(topic, partition, group, deliveries, |state, offset| {
+            state.pending.remove(&offset);
+        })
+    }
+
     async fn release(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
-        offsets: &[u64],
+        deliveries: &[(u64, u32)],
     ) -> RepoResult<u64> {
-        let Some(part) = self.existing(topic, partition) else {
-            return Ok(0);
-        };
-        let mut part = lock(&part);
-        let Some(state) = part.groups.get_mut(group) else {
-            return Ok(0);
-        };
         let released_at = self.clock.now_ms().saturating_sub(RELEASED_IDLE_MS);
-        let mut released = 0;
-        let mut offsets = offsets.to_vec();
-        offsets.sort_unstable();
-        offsets.dedup();
-        for offset in &offsets {
-            if let Some(p) = state.pending.get_mut(offset) {
+        self.settle(topic, partition, group, deliveries, |state, offset| {
+            if let Some(p) = state.pending.get_mut(&offset) {
                 p.delivered_at_ms = released_at;
-                released += 1;
             }
-        }
-        Ok(released)
+        })
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {

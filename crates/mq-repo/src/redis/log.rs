@@ -45,7 +45,8 @@
 //! | `pending`         | `XPENDING s g - + n`                                               |
 //! | `claim_idle`      | `claim.lua`: XPENDING IDLE, then XCLAIM                            |
 //! | `claim`           | `claim_ids.lua`: XPENDING per ID, then XCLAIM with min idle 0      |
-//! | `release`         | `release.lua`: XPENDING per ID, then XCLAIM by the holder with     |
+//! | `ack_deliveries`  | `settle.lua`: XPENDING per ID, XACK if the delivery count matches  |
+//! | `release`         | `settle.lua`: XPENDING per ID, then XCLAIM by the holder with      |
 //! |                   | `IDLE 1000000000000 JUSTID`; 0 for a missing group                 |
 //! | `group_lag`       | `group_lag.lua`: meta `next`, first entry, XINFO GROUPS            |
 //! | `trim_before`     | `trim_before.lua`: binary search on `ts`, then `XTRIM MINID N-0`   |
@@ -188,6 +189,32 @@ impl RedisMessageLog {
     }
 
     /// Runs one operation under the command bound, mapping client errors to `op`.
+    /// `settle.lua` in `mode` (`ack` or `release`) for deliveries given as (offset, count).
+    async fn settle(
+        &self,
+        mode: &'static str,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+    ) -> RepoResult<u64> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group), Value::from(mode)];
+        // Deduplicated so that a repeated offset counts once, as with `ack`.
+        let mut seen = std::collections::BTreeSet::new();
+        for (offset, count) in deliveries {
+            if seen.insert(*offset) {
+                args.push(Value::from(keys::entry_id(*offset)));
+                args.push(Value::from(count.to_string()));
+            }
+        }
+        let reply = self.run(mode, self.scripts.settle.run(&self.pool, vec![keys.stream], args));
+        reply::uint(&reply.await?, "settle reply")
+    }
+
     async fn run<T>(
         &self,
         op: &'static str,
@@ -495,23 +522,24 @@ impl MessageLog for RedisMessageLog {
         }
     }
 
+    async fn ack_deliveries(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+    ) -> RepoResult<u64> {
+        self.settle("ack", topic, partition, group, deliveries).await
+    }
+
     async fn release(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
-        offsets: &[u64],
+        deliveries: &[(u64, u32)],
     ) -> RepoResult<u64> {
-        if offsets.is_empty() {
-            return Ok(0);
-        }
-        let keys = self.keys(topic, partition);
-        let mut args = vec![Value::from(group)];
-        // Deduplicated so that a repeated offset counts once, as with `ack`.
-        args.extend(distinct_ids(offsets));
-        let reply =
-            self.run("release", self.scripts.release.run(&self.pool, vec![keys.stream], args));
-        reply::uint(&reply.await?, "release reply")
+        self.settle("release", topic, partition, group, deliveries).await
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {

@@ -65,8 +65,9 @@ pub(super) struct Scripts {
     pub(super) claim: Script,
     /// `claim_ids.lua`: XPENDING per ID then XCLAIM with min idle 0.
     pub(super) claim_ids: Script,
-    /// `release.lua`: XPENDING per ID then XCLAIM by the holder with IDLE and JUSTID.
-    pub(super) release: Script,
+    /// `settle.lua`: XPENDING per ID, then XACK, or XCLAIM by the holder with IDLE and
+    /// JUSTID, when the delivery count still matches.
+    pub(super) settle: Script,
     /// `trim_before.lua`: binary search by timestamp then XTRIM MINID.
     pub(super) trim_before: Script,
     /// `delete_group.lua`: XGROUP DESTROY that tolerates a missing stream.
@@ -82,7 +83,7 @@ impl Scripts {
             group_lag: Script::load(pool, lua!("group_lag.lua")).await?,
             claim: Script::load(pool, lua!("claim.lua")).await?,
             claim_ids: Script::load(pool, lua!("claim_ids.lua")).await?,
-            release: Script::load(pool, lua!("release.lua")).await?,
+            settle: Script::load(pool, lua!("settle.lua")).await?,
             trim_before: Script::load(pool, lua!("trim_before.lua")).await?,
             delete_group: Script::load(pool, lua!("delete_group.lua")).await?,
         })
