@@ -344,21 +344,23 @@ impl Broker {
         }
     }
 
-    /// Acknowledges deliveries; returns how many were outstanding (unknown or already settled
-    /// receipts are not counted). `TopicNotFound`, `GroupNotFound`; a malformed receipt is an
-    /// invalid request.
+    /// Acknowledges deliveries; returns how many were outstanding. A receipt settles only the
+    /// delivery it came with: unknown, malformed or already settled receipts, and the receipt
+    /// of an earlier delivery of a message now delivered again, are not counted and are not an
+    /// error. `TopicNotFound`, `GroupNotFound`.
     pub async fn ack(&self, topic: &str, group: &str, receipts: &[String]) -> BrokerResult<u64> {
         let by_partition = self.decode_receipts(topic, group, receipts).await?;
         let mut acked = 0;
-        for (partition, offsets) in by_partition {
-            acked += self.inner.log.ack(topic, partition, group, &offsets).await?;
+        for (partition, deliveries) in by_partition {
+            acked += self.inner.log.ack_deliveries(topic, partition, group, &deliveries).await?;
         }
         Ok(acked)
     }
 
     /// Negatively acknowledges deliveries: they become available again at once (to any
     /// consumer in `shared` mode, to the partition's owner in `ordered` mode), with their
-    /// delivery count raised when delivered. Returns how many were outstanding.
+    /// delivery count raised when delivered. Returns how many were released; a receipt of an
+    /// earlier delivery of a message now delivered again releases nothing.
     pub async fn nack(
         &self,
         topic: &str,
@@ -368,8 +370,8 @@ impl Broker {
     ) -> BrokerResult<u64> {
         let by_partition = self.decode_receipts(topic, group, receipts).await?;
         let mut nacked = 0;
-        for (partition, offsets) in by_partition {
-            nacked += self.inner.log.release(topic, partition, group, &offsets).await?;
+        for (partition, deliveries) in by_partition {
+            nacked += self.inner.log.release(topic, partition, group, &deliveries).await?;
         }
         if nacked > 0 {
             tracing::debug!(topic, group, nacked, reason = reason.unwrap_or(""), "nacked");
@@ -378,25 +380,32 @@ impl Broker {
         Ok(nacked)
     }
 
+    /// The deliveries the receipts name, by partition, as (offset, delivery count). Receipts
+    /// that are malformed or name a partition the topic lacks name nothing this group holds:
+    /// like unknown receipts they are not counted and are not an error.
     async fn decode_receipts(
         &self,
         topic: &str,
         group: &str,
         receipts: &[String],
-    ) -> BrokerResult<BTreeMap<u32, Vec<u64>>> {
+    ) -> BrokerResult<BTreeMap<u32, Vec<(u64, u32)>>> {
+        // Unknown topics and groups first: they are the likelier mistake to report.
+        let partitions = self.existing_topic(topic).await?.partitions;
+        self.get_group(topic, group).await?;
         if receipts.is_empty() || receipts.len() > MAX_FETCH {
             return Err(BrokerError::invalid(
                 "receipts",
                 format!("give 1 to {MAX_FETCH} receipts, got {}", receipts.len()),
             ));
         }
-        let decoded =
-            receipts.iter().map(|r| Receipt::decode(r)).collect::<BrokerResult<Vec<_>>>()?;
-        let partitions = self.existing_topic(topic).await?.partitions;
-        self.get_group(topic, group).await?;
-        let mut by_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-        for receipt in decoded.into_iter().filter(|r| r.partition < partitions) {
-            by_partition.entry(receipt.partition).or_default().push(receipt.offset);
+        let mut by_partition: BTreeMap<u32, Vec<(u64, u32)>> = BTreeMap::new();
+        for receipt in receipts.iter().filter_map(|r| Receipt::decode(r).ok()) {
+            if receipt.partition < partitions {
+                by_partition
+                    .entry(receipt.partition)
+                    .or_default()
+                    .push((receipt.offset, receipt.delivery_count));
+            }
         }
         Ok(by_partition)
     }

@@ -144,8 +144,8 @@ impl Broker {
     /// Deletes a group with its consumers and pending lists. `GroupNotFound`.
     pub async fn delete_group(&self, topic: &str, group: &str) -> BrokerResult<()> {
         self.refuse_if_shutting_down()?;
-        let found = self.get_group(topic, group).await?;
         let partitions = self.existing_topic(topic).await?.partitions;
+        let found = self.get_group(topic, group).await?;
         self.remove_group(topic, &found.group_id, partitions).await?;
         tracing::info!(topic = %topic, group = %group, "consumer group deleted");
         Ok(())

@@ -60,7 +60,8 @@ impl Broker {
     /// Publishes one message.
     pub async fn publish(&self, topic: &str, message: OutgoingMessage) -> BrokerResult<Published> {
         let mut results = self.publish_batch(topic, vec![message]).await?;
-        results.pop().ok_or(BrokerError::Unsupported { what: "an empty publish result" })
+        // publish_batch returns one result per message, checked against the log's answer.
+        results.pop().ok_or_else(|| short_append(0))
     }
 
     /// Publishes 1 to 1000 messages. All are validated before any is stored; each partition's
@@ -102,7 +103,11 @@ impl Broker {
         for (partition, entries) in by_partition {
             let (indexes, records): (Vec<usize>, Vec<NewRecord>) = entries.into_iter().unzip();
             let ids: Vec<String> = records.iter().map(|r| r.message_id.clone()).collect();
+            let count = records.len();
             let landed = self.inner.log.append(&topic.name, partition, records).await?;
+            if landed.len() != count {
+                return Err(short_append(landed.len()));
+            }
             for ((index, message_id), at) in indexes.into_iter().zip(ids).zip(landed) {
                 results[index] = Some(Published {
                     message_id,
@@ -173,4 +178,13 @@ fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
         });
     }
     Ok(())
+}
+
+/// The log answered an append with fewer positions than records: a store fault, not a request
+/// error.
+fn short_append(got: usize) -> BrokerError {
+    BrokerError::Store(mq_repo::RepoError::Corrupt {
+        what: "append result",
+        detail: format!("the log returned {got} positions for a batch"),
+    })
 }
