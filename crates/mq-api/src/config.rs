@@ -1,0 +1,64 @@
+//! The API's config: how large a JSON request body may be.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+
+/// Default [`ApiConfig::json_limit_bytes`]: 32 MiB. Room for one message at the largest
+/// `maxMessageSize` a topic may have (16 MiB) even when its JSON is escaped or indented, and for
+/// a batch of 1000 messages of several KiB each.
+pub const DEFAULT_JSON_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Largest accepted [`ApiConfig::json_limit_bytes`]: 1 GiB. A body is held in memory whole
+/// while it is parsed, so a limit beyond this would let a few requests exhaust the server.
+const MAX_JSON_LIMIT_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Settings of the REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Largest JSON request body in bytes; larger bodies are refused with 413
+    /// (default 32 MiB, at most 1 GiB).
+    pub json_limit_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { json_limit_bytes: DEFAULT_JSON_LIMIT_BYTES }
+    }
+}
+
+impl ApiConfig {
+    /// Checks that the limit is usable: 1 byte to 1 GiB.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if (1..=MAX_JSON_LIMIT_BYTES).contains(&self.json_limit_bytes) {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidConfig {
+                field: "json_limit_bytes",
+                reason: format!(
+                    "must be between 1 and {MAX_JSON_LIMIT_BYTES} bytes, got {}",
+                    self.json_limit_bytes
+                ),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_bounds_are_named() {
+        ApiConfig::default().validate().unwrap();
+        for bad in [0, MAX_JSON_LIMIT_BYTES + 1] {
+            let err = ApiConfig { json_limit_bytes: bad }.validate().unwrap_err();
+            assert!(err.to_string().contains("json_limit_bytes"), "{err}");
+        }
+        let parsed: ApiConfig = serde_json::from_str(r#"{"json_limit_bytes": 1024}"#).unwrap();
+        assert_eq!(parsed.json_limit_bytes, 1024);
+        assert!(serde_json::from_str::<ApiConfig>(r#"{"json_limit": 1}"#).is_err());
+        assert_eq!(serde_json::from_str::<ApiConfig>("{}").unwrap(), ApiConfig::default());
+    }
+}

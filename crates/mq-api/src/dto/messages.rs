@@ -1,0 +1,265 @@
+//! Shapes of sending and consuming: messages in, where they landed, messages out, settling.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mq_broker::{OutgoingMessage, Published, ReceivedMessage, StoredMessage, MAX_BATCH};
+use mq_model::MessageType;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::value::{self, ValueOut};
+use crate::ApiError;
+
+/// `POST /messages` (design §5.2.1).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct SendMessage {
+    pub(crate) topic_name: String,
+    pub(crate) key: Option<String>,
+    #[serde(default, deserialize_with = "value::present")]
+    pub(crate) value: Option<Box<RawValue>>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) message_type: Option<MessageType>,
+    pub(crate) delay_seconds: Option<u64>,
+}
+
+impl SendMessage {
+    /// The message to publish; `value` is required, and a delay needs `messageType: "delay"`.
+    pub(crate) fn outgoing(&self) -> Result<OutgoingMessage, ApiError> {
+        let message_type = self.message_type.unwrap_or_default();
+        if message_type == MessageType::Normal && self.delay_seconds.unwrap_or(0) > 0 {
+            return Err(ApiError::field(
+                "delaySeconds",
+                "must be 0 or absent for a normal message; \
+                 use messageType \"delay\" to delay a message",
+            ));
+        }
+        let mut message =
+            outgoing("value", self.key.as_ref(), self.value.as_deref(), self.headers.as_ref())?;
+        message.message_type = message_type;
+        Ok(message)
+    }
+}
+
+/// `POST /messages/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct SendBatch {
+    pub(crate) topic_name: String,
+    pub(crate) messages: Vec<BatchItem>,
+}
+
+/// One message of a batch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct BatchItem {
+    key: Option<String>,
+    #[serde(default, deserialize_with = "value::present")]
+    value: Option<Box<RawValue>>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+impl SendBatch {
+    /// The messages to publish, all checked before any is built.
+    pub(crate) fn outgoing(&self) -> Result<Vec<OutgoingMessage>, ApiError> {
+        let count = self.messages.len();
+        if count == 0 || count > MAX_BATCH {
+            return Err(ApiError::field(
+                "messages",
+                format!("a batch holds 1 to {MAX_BATCH} messages, got {count}"),
+            ));
+        }
+        self.messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                outgoing(
+                    &format!("messages[{i}].value"),
+                    m.key.as_ref(),
+                    m.value.as_deref(),
+                    m.headers.as_ref(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn outgoing(
+    value_field: &str,
+    key: Option<&String>,
+    value: Option<&RawValue>,
+    headers: Option<&BTreeMap<String, String>>,
+) -> Result<OutgoingMessage, ApiError> {
+    let value = value.ok_or_else(|| {
+        ApiError::field(value_field, "is required; it may be any JSON value, null included")
+    })?;
+    Ok(OutgoingMessage {
+        key: key.cloned(),
+        value: value::to_stored(value),
+        headers: headers.cloned().unwrap_or_default(),
+        ..OutgoingMessage::default()
+    })
+}
+
+/// Where a message landed (`POST /messages`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PublishedOut {
+    message_id: String,
+    topic_name: String,
+    partition: u32,
+    offset: u64,
+    timestamp: DateTime<Utc>,
+}
+
+impl From<Published> for PublishedOut {
+    fn from(p: Published) -> Self {
+        Self {
+            message_id: p.message_id,
+            topic_name: p.topic_name,
+            partition: p.partition,
+            offset: p.offset,
+            timestamp: p.timestamp,
+        }
+    }
+}
+
+/// Where each message of a batch landed, in request order.
+#[derive(Debug, Serialize)]
+pub(crate) struct BatchOut {
+    results: Vec<BatchResult>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchResult {
+    message_id: String,
+    partition: u32,
+    offset: u64,
+    timestamp: DateTime<Utc>,
+}
+
+impl From<Vec<Published>> for BatchOut {
+    fn from(all: Vec<Published>) -> Self {
+        let results = all
+            .into_iter()
+            .map(|p| BatchResult {
+                message_id: p.message_id,
+                partition: p.partition,
+                offset: p.offset,
+                timestamp: p.timestamp,
+            })
+            .collect();
+        Self { results }
+    }
+}
+
+/// `POST /consume`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Consume {
+    topic_name: String,
+    group_id: String,
+    consumer_id: String,
+    max_messages: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+/// `maxMessages` when none is given.
+const DEFAULT_MAX_MESSAGES: usize = 10;
+
+impl From<Consume> for mq_broker::FetchRequest {
+    fn from(c: Consume) -> Self {
+        Self {
+            topic_name: c.topic_name,
+            group_id: c.group_id,
+            consumer_id: c.consumer_id,
+            max_messages: c.max_messages.unwrap_or(DEFAULT_MAX_MESSAGES),
+            wait: std::time::Duration::from_millis(c.wait_ms.unwrap_or(0)),
+        }
+    }
+}
+
+/// `POST /ack` and `POST /nack`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Settle {
+    pub(crate) topic_name: String,
+    pub(crate) group_id: String,
+    pub(crate) receipts: Vec<String>,
+    /// Why a nack happened, for the log; an ack ignores it.
+    pub(crate) reason: Option<String>,
+}
+
+/// A message as consume and browse show it; `receipt` and `deliveryCount` only on consume.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageOut {
+    message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<String>,
+    topic_name: String,
+    partition: u32,
+    offset: u64,
+    key: Option<String>,
+    value: ValueOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_encoding: Option<&'static str>,
+    headers: BTreeMap<String, String>,
+    timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_count: Option<u32>,
+    message_type: MessageType,
+}
+
+impl From<StoredMessage> for MessageOut {
+    fn from(m: StoredMessage) -> Self {
+        let (value, value_encoding) = value::render(m.value);
+        Self {
+            message_id: m.message_id,
+            receipt: None,
+            topic_name: m.topic_name,
+            partition: m.partition,
+            offset: m.offset,
+            key: m.key,
+            value,
+            value_encoding,
+            headers: m.headers,
+            timestamp: m.timestamp,
+            delivery_count: None,
+            message_type: m.message_type,
+        }
+    }
+}
+
+impl From<ReceivedMessage> for MessageOut {
+    fn from(r: ReceivedMessage) -> Self {
+        Self {
+            receipt: Some(r.receipt),
+            delivery_count: Some(r.delivery_count),
+            ..Self::from(r.message)
+        }
+    }
+}
+
+/// Messages of a consume or browse; `nextOffset` only on browse.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessagesOut {
+    pub(crate) messages: Vec<MessageOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_offset: Option<u64>,
+}
+
+/// `{acked: n}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Acked {
+    pub(crate) acked: u64,
+}
+
+/// `{nacked: n}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Nacked {
+    pub(crate) nacked: u64,
+}

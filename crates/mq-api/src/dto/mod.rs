@@ -1,0 +1,14 @@
+//! Request and response shapes of the API, in camelCase JSON. Request bodies refuse unknown
+//! fields so a misspelt field is an error rather than silently ignored.
+//!
+//! Topics and consumer groups are answered with the models' own JSON (`mq_model::Topic`,
+//! `mq_model::ConsumerGroup`); the shapes here are the ones that exist only on the wire.
+
+mod admin;
+mod messages;
+
+pub(crate) use admin::{ConsumerOut, CreateGroup, CreateTopic, TopicCreated, UpdateTopic};
+pub(crate) use messages::{
+    Acked, BatchOut, Consume, MessageOut, MessagesOut, Nacked, PublishedOut, SendBatch,
+    SendMessage, Settle,
+};

@@ -1,0 +1,40 @@
+//! Consuming: `POST /consume` (fetch with a bounded long poll), `POST /ack`, `POST /nack`.
+
+use actix_web::{web, HttpResponse};
+use mq_broker::Broker;
+
+use super::resource;
+use crate::dto::{Acked, Consume, MessageOut, MessagesOut, Nacked, Settle};
+use crate::envelope::ok;
+use crate::extract::Json;
+use crate::ApiError;
+
+pub(super) fn mount(app: &mut web::ServiceConfig) {
+    app.service(resource("/consume").route(web::post().to(consume)))
+        .service(resource("/ack").route(web::post().to(ack)))
+        .service(resource("/nack").route(web::post().to(nack)));
+}
+
+async fn consume(
+    broker: web::Data<Broker>,
+    body: Json<Consume>,
+) -> Result<HttpResponse, ApiError> {
+    let received = broker.fetch(&body.into_inner().into()).await?;
+    let messages = received.into_iter().map(MessageOut::from).collect();
+    ok("ok", MessagesOut { messages, next_offset: None })
+}
+
+async fn ack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
+    let acked = broker.ack(&body.topic_name, &body.group_id, &body.receipts).await?;
+    ok("acked", Acked { acked })
+}
+
+async fn nack(
+    broker: web::Data<Broker>,
+    body: Json<Settle>,
+) -> Result<HttpResponse, ApiError> {
+    let nacked = broker
+        .nack(&body.topic_name, &body.group_id, &body.receipts, body.reason.as_deref())
+        .await?;
+    ok("nacked", Nacked { nacked })
+}

@@ -1,0 +1,59 @@
+//! Consumer groups: create, list (optionally of one topic), delete.
+
+use actix_web::{web, HttpResponse};
+use mq_broker::Broker;
+use serde::Deserialize;
+
+use super::resource;
+use crate::dto::CreateGroup;
+use crate::envelope::ok;
+use crate::extract::{page, required, Json};
+use crate::ApiError;
+
+pub(super) fn mount(app: &mut web::ServiceConfig) {
+    app.service(
+        resource("/consumer-groups").route(web::get().to(list)).route(web::post().to(create)),
+    )
+    .service(resource("/consumer-groups/{groupId}").route(web::delete().to(delete)));
+}
+
+async fn create(
+    broker: web::Data<Broker>,
+    body: Json<CreateGroup>,
+) -> Result<HttpResponse, ApiError> {
+    ok("consumer group created", broker.create_group(body.into_inner().into()).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListQuery {
+    topic_name: Option<String>,
+    page: Option<String>,
+    page_size: Option<String>,
+}
+
+async fn list(
+    broker: web::Data<Broker>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page(query.page.as_deref(), query.page_size.as_deref())?;
+    let topic = query.topic_name.as_deref().filter(|t| !t.is_empty());
+    ok("ok", broker.list_groups(topic, page).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DeleteQuery {
+    topic_name: Option<String>,
+}
+
+async fn delete(
+    broker: web::Data<Broker>,
+    group: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    // A group id is unique only within its topic, so the topic must be named.
+    let topic = required("topicName", query.topic_name.as_deref())?;
+    broker.delete_group(topic, &group).await?;
+    ok("consumer group deleted", ())
+}
