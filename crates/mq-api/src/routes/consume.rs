@@ -15,10 +15,7 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
         .service(resource("/nack").route(web::post().to(nack)));
 }
 
-async fn consume(
-    broker: web::Data<Broker>,
-    body: Json<Consume>,
-) -> Result<HttpResponse, ApiError> {
+async fn consume(broker: web::Data<Broker>, body: Json<Consume>) -> Result<HttpResponse, ApiError> {
     let received = broker.fetch(&body.into_inner().into()).await?;
     let messages = received.into_iter().map(MessageOut::from).collect();
     ok("ok", MessagesOut { messages, next_offset: None })
@@ -29,10 +26,7 @@ async fn ack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpRespon
     ok("acked", Acked { acked })
 }
 
-async fn nack(
-    broker: web::Data<Broker>,
-    body: Json<Settle>,
-) -> Result<HttpResponse, ApiError> {
+async fn nack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
     let nacked = broker
         .nack(&body.topic_name, &body.group_id, &body.receipts, body.reason.as_deref())
         .await?;

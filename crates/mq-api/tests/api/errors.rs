@@ -89,7 +89,9 @@ async fn sending_errors_have_their_status_and_name_the_field() {
         row(
             "POST",
             "/messages/batch",
-            Some(json!({"topicName": "t", "messages": [{"value": 1}, {"value": 2, "headers": {"a": 1}}]})),
+            Some(
+                json!({"topicName": "t", "messages": [{"value": 1}, {"value": 2, "headers": {"a": 1}}]}),
+            ),
             400,
             &["at messages[1].headers.a"],
         ),
