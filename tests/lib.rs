@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use mq_broker::{Broker, BrokerConfig, MessageQueueConfig};
 use mq_repo::{
-    MemoryMessageLog, MemoryMetadata, MessageLog, MetadataStores, MongoMetadata, RedisMessageLog,
+    LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MetadataProvider, MetadataStores,
+    MongoMetadata, RedisMessageLog,
 };
 use mq_testkit::{MongoServer, RedisServer};
 
@@ -47,4 +49,46 @@ pub async fn mongo_meta() -> MetaUnderTest {
     let server = MongoServer::start().await.expect("a MongoDB-wire server for the test");
     let meta = MongoMetadata::connect(&server.config()).await.expect("connect to the test MongoDB");
     MetaUnderTest { stores: MetadataStores::from_shared(Arc::new(meta)), _server: Some(server) }
+}
+
+/// A broker under test, and the servers behind it if any.
+#[derive(Debug)]
+pub struct BrokerUnderTest {
+    /// The broker.
+    pub broker: Broker,
+    /// The config it was opened with (Redis + MongoDB only), to reopen it as after a restart.
+    pub config: Option<BrokerConfig>,
+    _servers: Option<(RedisServer, MongoServer)>,
+}
+
+/// Retention off for tests unless a test runs it itself.
+fn test_queue_config() -> MessageQueueConfig {
+    MessageQueueConfig { retention_interval_secs: 3600, ..MessageQueueConfig::default() }
+}
+
+/// A broker over the in-memory stores.
+pub async fn memory_broker() -> BrokerUnderTest {
+    let broker = Broker::new(
+        Arc::new(MemoryMessageLog::default()),
+        MemoryMetadata::stores(),
+        test_queue_config(),
+        Arc::new(mq_model::SystemClock),
+    );
+    BrokerUnderTest { broker, config: None, _servers: None }
+}
+
+/// A broker opened from config over a real Redis and a real MongoDB-wire server.
+pub async fn real_broker() -> BrokerUnderTest {
+    let redis = RedisServer::start().await.expect("a Redis server for the test");
+    let mongo = MongoServer::start().await.expect("a MongoDB-wire server for the test");
+    let mut message_queue = test_queue_config();
+    message_queue.provider = LogProvider::RedisStreams;
+    message_queue.redis = redis.config();
+    let config = BrokerConfig {
+        message_queue,
+        metadata: mq_broker::MetadataConfig { provider: MetadataProvider::Mongodb },
+        mongodb: mongo.config(),
+    };
+    let broker = Broker::open(&config).await.expect("open the broker on Redis + MongoDB");
+    BrokerUnderTest { broker, config: Some(config), _servers: Some((redis, mongo)) }
 }

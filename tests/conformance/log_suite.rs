@@ -353,3 +353,75 @@ pub async fn delete_group_and_delete_topic(log: Log) {
         "other topics are untouched"
     );
 }
+
+pub async fn claim_by_offset_takes_over_at_once(log: Log) {
+    append_n(&log, 0, 4).await;
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    log.read_group(T, 0, "g", "old-owner", 3).await.unwrap();
+
+    // No idle time needed; offsets not pending (3: never delivered, 99: never written) are skipped.
+    let taken = log.claim(T, 0, "g", "new-owner", &[2, 0, 3, 99, 0]).await.unwrap();
+    assert_eq!(
+        offsets(taken.iter().map(|d| d.record.offset)),
+        vec![0, 2],
+        "in offset order, once each"
+    );
+    assert!(taken.iter().all(|d| d.delivery_count == 2));
+    assert_eq!(taken[1].record.message_id, "m2");
+    let pending = log.pending(T, 0, "g", 10).await.unwrap();
+    let holders: Vec<_> =
+        pending.iter().map(|p| (p.offset, p.consumer.as_str(), p.delivery_count)).collect();
+    assert_eq!(holders, vec![(0, "new-owner", 2), (1, "old-owner", 1), (2, "new-owner", 2)]);
+    assert!(log.claim(T, 0, "g", "x", &[]).await.unwrap().is_empty());
+    for offsets in [&[0][..], &[]] {
+        let err = log.claim(T, 0, "ghost", "x", offsets).await.unwrap_err();
+        assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
+    }
+}
+
+pub async fn release_makes_entries_claimable_at_once(log: Log) {
+    append_n(&log, 0, 3).await;
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    log.read_group(T, 0, "g", "c1", 3).await.unwrap();
+
+    let released = log.release(T, 0, "g", &[(1, 1), (2, 1), (7, 1), (2, 1)]).await.unwrap();
+    assert_eq!(released, 2, "only pending entries count, once");
+    let pending = log.pending(T, 0, "g", 10).await.unwrap();
+    assert!(
+        pending.iter().all(|p| p.consumer == "c1" && p.delivery_count == 1),
+        "holder and count unchanged: {pending:?}"
+    );
+    assert!(pending[1].idle_ms >= 3_600_000, "a released entry looks long idle");
+
+    // Claimable by a consumer that waits an hour for idle entries, without any waiting.
+    let again = log.claim_idle(T, 0, "g", "c2", Duration::from_secs(3600), 10).await.unwrap();
+    assert_eq!(offsets(again.iter().map(|d| d.record.offset)), vec![1, 2]);
+    assert!(again.iter().all(|d| d.delivery_count == 2));
+
+    // A late nack of the first delivery leaves the second, now with c2, alone.
+    assert_eq!(log.release(T, 0, "g", &[(1, 1)]).await.unwrap(), 0, "stale delivery count");
+    let stale = log.claim_idle(T, 0, "g", "c3", Duration::from_secs(3600), 10).await.unwrap();
+    assert!(stale.is_empty(), "nothing was released: {stale:?}");
+    assert_eq!(log.release(T, 0, "g", &[(1, 2)]).await.unwrap(), 1, "the current delivery");
+    assert_eq!(log.release(T, 0, "ghost", &[(0, 1)]).await.unwrap(), 0);
+}
+
+pub async fn ack_deliveries_settles_only_the_current_delivery(log: Log) {
+    append_n(&log, 0, 3).await;
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    log.read_group(T, 0, "g", "c1", 3).await.unwrap();
+    log.release(T, 0, "g", &[(0, 1)]).await.unwrap();
+    let again = log.claim_idle(T, 0, "g", "c2", Duration::from_secs(3600), 1).await.unwrap();
+    assert_eq!((again[0].record.offset, again[0].delivery_count), (0, 2));
+
+    // (0, 1) is the first delivery's: stale. (1, 1) and (2, 1) are current; (9, 1) never was.
+    let acked =
+        log.ack_deliveries(T, 0, "g", &[(0, 1), (1, 1), (2, 1), (2, 1), (9, 1)]).await.unwrap();
+    assert_eq!(acked, 2, "the current deliveries of 1 and 2, once each");
+    let pending = log.pending(T, 0, "g", 10).await.unwrap();
+    assert_eq!(offsets(pending.iter().map(|p| p.offset)), vec![0], "c2's delivery of 0 stays");
+    assert_eq!(log.ack_deliveries(T, 0, "g", &[(0, 2)]).await.unwrap(), 1);
+    assert!(log.pending(T, 0, "g", 10).await.unwrap().is_empty());
+    assert_eq!(log.ack_deliveries(T, 0, "ghost", &[(0, 1)]).await.unwrap(), 0);
+    assert_eq!(log.ack_deliveries(T, 0, "g", &[]).await.unwrap(), 0);
+}

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mq_model::{
-    new_id, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, IdKind, Page,
-    Topic, TopicConfig, TopicStatus,
+    new_id, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DeliveryMode, GroupStatus,
+    IdKind, Page, StartFrom, Topic, TopicConfig, TopicStatus,
 };
 use mq_repo::{
     ConsumerFilter, DeadLetterFilter, GroupFilter, MetadataStores, RepoError, TopicFilter,
@@ -33,7 +33,11 @@ fn group(topic: &str, id: &str) -> ConsumerGroup {
         topic_name: topic.into(),
         consumer_count: 0,
         status: GroupStatus::Active,
-        config: BTreeMap::from([("deliveryMode".into(), "shared".into())]),
+        delivery_mode: DeliveryMode::Ordered,
+        start_from: StartFrom::Earliest,
+        ack_timeout_ms: 1_500,
+        session_timeout_ms: 2_500,
+        config: BTreeMap::from([("max.poll".into(), "10".into())]),
         last_commit_time: None,
         created_at: at(0),
         updated_at: at(0),

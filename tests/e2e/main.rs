@@ -1,0 +1,84 @@
+//! End-to-end tests: the real `mq-server` binary over HTTP, as a client sees it (issue 3).
+//!
+//! Every test is a plain async function taking a started [`TestServer`]; the macro below runs
+//! each against the in-memory config and against Redis + a MongoDB-wire server, so a new test
+//! or a new backend is one line. Tests that need durable stores run against those alone.
+//!
+//! The server binary is built on first use when missing or stale (see `server.rs`); Redis and
+//! MongoDB come from `mq-testkit` and are never skipped: no server means a failing test that
+//! says what to install.
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod client;
+mod delivery;
+mod errors;
+mod flow;
+mod lists;
+mod long_poll;
+mod publish;
+mod redelivery;
+mod server;
+mod support;
+
+use server::{Backend, TestServer};
+
+/// Runs each `module::test` against a fresh server on every backend (`both`), or on the
+/// durable Redis + MongoDB backend alone (`durable`).
+macro_rules! e2e {
+    (both: [$($m:ident::$t:ident),* $(,)?], durable: [$($dm:ident::$dt:ident),* $(,)?] $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $t() {
+                    let server = crate::TestServer::start(crate::Backend::Memory).await;
+                    crate::$m::$t(server).await;
+                }
+            )*
+        }
+        mod redis_mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $t() {
+                    let server = crate::TestServer::start(crate::Backend::RedisMongo).await;
+                    crate::$m::$t(server).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $dt() {
+                    let server = crate::TestServer::start(crate::Backend::RedisMongo).await;
+                    crate::$dm::$dt(server).await;
+                }
+            )*
+        }
+    };
+}
+
+e2e!(
+    both: [
+        flow::readme_flow_works_as_written,
+        flow::values_of_every_json_kind_come_back_deep_equal,
+        publish::batch_publish_is_in_request_order_and_all_or_nothing,
+        publish::same_key_same_partition_and_keyless_round_robin,
+        delivery::shared_mode_spreads_load_and_delivers_each_message_once,
+        delivery::every_group_receives_every_message,
+        delivery::ordered_mode_keeps_per_key_order_across_a_rebalance,
+        redelivery::unacked_message_comes_back_after_ack_timeout_and_nack_is_immediate,
+        redelivery::stale_receipt_does_not_settle_a_later_delivery,
+        errors::invalid_input_is_400_naming_the_field,
+        errors::unknown_topic_and_group_are_404,
+        errors::duplicates_are_409,
+        errors::too_large_is_413,
+        errors::partitions_grow_but_never_shrink,
+        errors::deleted_topic_is_gone,
+        errors::health_endpoints_answer_at_the_root,
+        lists::lists_are_paged,
+        lists::consumers_that_fetched_are_listed,
+        long_poll::long_poll_returns_on_arrival_or_after_wait,
+        long_poll::sigterm_during_a_long_poll_exits_zero,
+    ],
+    durable: [
+        redelivery::restart_loses_no_acked_or_unacked_message,
+    ],
+);
