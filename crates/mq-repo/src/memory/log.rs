@@ -63,6 +63,36 @@ impl Partition {
     fn group_mut(&mut self, group: &str) -> RepoResult<&mut GroupState> {
         self.groups.get_mut(group).ok_or_else(|| group_not_found(group))
     }
+
+    /// Moves the pending entries at `offsets` (in order) to `consumer`, raising their delivery
+    /// counts; offsets not pending are skipped. Like Redis 7's XCLAIM, an entry whose record
+    /// was trimmed away is dropped from the pending list instead.
+    fn claim(
+        &mut self,
+        group: &str,
+        consumer: &str,
+        offsets: Vec<u64>,
+        now_ms: i64,
+    ) -> RepoResult<Vec<Delivery>> {
+        self.group_mut(group)?;
+        let mut claimed = Vec::with_capacity(offsets.len());
+        for offset in offsets {
+            let record = self.record(offset).cloned();
+            let state = self.group_mut(group)?;
+            let Some(pending) = state.pending.get_mut(&offset) else {
+                continue;
+            };
+            let Some(record) = record else {
+                state.pending.remove(&offset);
+                continue;
+            };
+            pending.consumer = consumer.to_owned();
+            pending.delivery_count += 1;
+            pending.delivered_at_ms = now_ms;
+            claimed.push(Delivery { record, delivery_count: pending.delivery_count });
+        }
+        Ok(claimed)
+    }
 }
 
 fn group_not_found(group: &str) -> RepoError {
@@ -327,23 +357,7 @@ impl MessageLog for MemoryMessageLog {
                 .map(|(offset, _)| *offset)
                 .take(max)
                 .collect();
-            let mut claimed = Vec::with_capacity(idle.len());
-            for offset in idle {
-                let record = part.record(offset).cloned();
-                let state = part.group_mut(group)?;
-                // Like Redis 7's XCLAIM: an entry trimmed away is dropped from the pending list.
-                let Some(record) = record else {
-                    state.pending.remove(&offset);
-                    continue;
-                };
-                if let Some(p) = state.pending.get_mut(&offset) {
-                    p.consumer = consumer.to_owned();
-                    p.delivery_count += 1;
-                    p.delivered_at_ms = now_ms;
-                    claimed.push(Delivery { record, delivery_count: p.delivery_count });
-                }
-            }
-            Ok(claimed)
+            part.claim(group, consumer, idle, now_ms)
         })
     }
 
@@ -359,28 +373,7 @@ impl MessageLog for MemoryMessageLog {
         let mut wanted = offsets.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        self.with_group(topic, partition, group, |part| {
-            part.group_mut(group)?;
-            let mut claimed = Vec::with_capacity(wanted.len());
-            for offset in wanted {
-                let record = part.record(offset).cloned();
-                let state = part.group_mut(group)?;
-                if !state.pending.contains_key(&offset) {
-                    continue;
-                }
-                let Some(record) = record else {
-                    state.pending.remove(&offset);
-                    continue;
-                };
-                if let Some(p) = state.pending.get_mut(&offset) {
-                    p.consumer = consumer.to_owned();
-                    p.delivery_count += 1;
-                    p.delivered_at_ms = now_ms;
-                    claimed.push(Delivery { record, delivery_count: p.delivery_count });
-                }
-            }
-            Ok(claimed)
-        })
+        self.with_group(topic, partition, group, |part| part.claim(group, consumer, wanted, now_ms))
     }
 
     async fn ack_deliveries(

@@ -189,6 +189,25 @@ impl RedisMessageLog {
     }
 
     /// Runs one operation under the command bound, mapping client errors to `op`.
+    /// Runs a claim script (`claim.lua` or `claim_ids.lua`, which answer alike); NOGROUP is
+    /// the group's absence.
+    async fn claim_with(
+        &self,
+        op: &'static str,
+        script: &super::scripts::Script,
+        stream: String,
+        args: Vec<Value>,
+        group: &str,
+    ) -> RepoResult<Vec<Delivery>> {
+        let claimed =
+            self.run_raw(op, async { script.run(&self.pool, vec![stream], args).await }).await?;
+        match claimed {
+            Ok(reply) => reply::claimed(reply),
+            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
+            Err(error) => Err(RepoError::redis(op)(error)),
+        }
+    }
+
     /// `settle.lua` in `mode` (`ack` or `release`) for deliveries given as (offset, count).
     async fn settle(
         &self,
@@ -481,16 +500,7 @@ impl MessageLog for RedisMessageLog {
             Value::from(millis(min_idle).to_string()),
             Value::from(count(max).to_string()),
         ];
-        let claimed = self
-            .run_raw("claim idle", async {
-                self.scripts.claim.run(&self.pool, vec![keys.stream], args).await
-            })
-            .await?;
-        match claimed {
-            Ok(reply) => reply::claimed(reply),
-            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
-            Err(error) => Err(RepoError::redis("claim idle")(error)),
-        }
+        self.claim_with("claim idle", &self.scripts.claim, keys.stream, args, group).await
     }
 
     async fn claim(
@@ -510,16 +520,7 @@ impl MessageLog for RedisMessageLog {
         let mut args = vec![Value::from(group), Value::from(consumer)];
         // Sorted for offset order, deduplicated because XCLAIM would count a repeat twice.
         args.extend(distinct_ids(offsets));
-        let claimed = self
-            .run_raw("claim", async {
-                self.scripts.claim_ids.run(&self.pool, vec![keys.stream], args).await
-            })
-            .await?;
-        match claimed {
-            Ok(reply) => reply::claimed(reply),
-            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
-            Err(error) => Err(RepoError::redis("claim")(error)),
-        }
+        self.claim_with("claim", &self.scripts.claim_ids, keys.stream, args, group).await
     }
 
     async fn ack_deliveries(
