@@ -4,6 +4,8 @@
 //!
 //! - [`MessageLog`]: partitioned append-only logs with per-partition offsets from 0 and
 //!   consumer groups with pending lists ([`RedisMessageLog`], [`MemoryMessageLog`]).
+//! - [`ScheduleStore`]: per-partition schedules of delayed messages, fired into the log
+//!   atomically (same two implementations, bundled with the log as [`MessageStores`]).
 //! - [`TopicRepository`], [`ConsumerGroupRepository`], [`ConsumerRepository`],
 //!   [`DeadLetterRepository`]: metadata ([`MongoMetadata`], [`MemoryMetadata`]), bundled
 //!   as [`MetadataStores`].
@@ -17,6 +19,7 @@ mod metadata;
 mod mongo;
 mod open;
 mod redis;
+mod schedule;
 mod timeout;
 
 pub use config::{MongoConfig, RedisConfig};
@@ -31,5 +34,8 @@ pub use metadata::{
     DeadLetterRepository, GroupFilter, MetadataStores, TopicFilter, TopicRepository,
 };
 pub use mongo::MongoMetadata;
-pub use open::{open_message_log, open_metadata, LogProvider, MetadataProvider};
+pub use open::{open_message_stores, open_metadata, LogProvider, MetadataProvider};
 pub use redis::RedisMessageLog;
+pub use schedule::{
+    Fired, MessageStores, ScheduleCursor, ScheduleStore, ScheduledEntry, ScheduledRecord,
+};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    MemoryMessageLog, MemoryMetadata, MessageLog, MetadataStores, MongoConfig, MongoMetadata,
+    MemoryMessageLog, MemoryMetadata, MessageStores, MetadataStores, MongoConfig, MongoMetadata,
     RedisConfig, RedisMessageLog, RepoResult,
 };
 
@@ -31,14 +31,18 @@ pub enum MetadataProvider {
     Mongodb,
 }
 
-/// Opens the message log the provider names; `redis` is used only for Redis.
-pub async fn open_message_log(
+/// Opens the message log and its schedule of delayed messages in the store the provider
+/// names (one store serves both: firing moves a message from one into the other atomically);
+/// `redis` is used only for Redis.
+pub async fn open_message_stores(
     provider: LogProvider,
     redis: &RedisConfig,
-) -> RepoResult<Arc<dyn MessageLog>> {
+) -> RepoResult<MessageStores> {
     Ok(match provider {
-        LogProvider::Memory => Arc::new(MemoryMessageLog::default()),
-        LogProvider::RedisStreams => Arc::new(RedisMessageLog::connect(redis).await?),
+        LogProvider::Memory => MessageStores::from_shared(Arc::new(MemoryMessageLog::default())),
+        LogProvider::RedisStreams => {
+            MessageStores::from_shared(Arc::new(RedisMessageLog::connect(redis).await?))
+        }
     })
 }
 

@@ -22,18 +22,21 @@ const RELEASED_IDLE_MS: i64 = 1_000_000_000_000;
 /// Message log held in process memory; lost on exit. Clones share the same data.
 #[derive(Debug, Clone)]
 pub struct MemoryMessageLog {
-    partitions: Arc<Mutex<HashMap<PartitionKey, Arc<Mutex<Partition>>>>>,
-    clock: Arc<dyn Clock>,
+    pub(super) partitions: Arc<Mutex<HashMap<PartitionKey, Arc<Mutex<Partition>>>>>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, Default)]
-struct Partition {
+pub(super) struct Partition {
     records: VecDeque<Record>,
     /// The offset the next record gets; never goes back, even when records are trimmed.
     next_offset: u64,
     /// The latest timestamp handed out, so timestamps never decrease if the clock does.
     last_timestamp_ms: i64,
     groups: BTreeMap<String, GroupState>,
+    /// Delayed messages by (due time, message id), and each id's due time.
+    pub(super) scheduled: BTreeMap<(i64, String), NewRecord>,
+    pub(super) due_of: HashMap<String, i64>,
 }
 
 #[derive(Debug)]
@@ -51,6 +54,29 @@ struct PendingState {
 }
 
 impl Partition {
+    /// Appends records with the next offsets and one timestamp that never goes back.
+    pub(super) fn push(&mut self, records: Vec<NewRecord>, now_ms: i64) -> Vec<Appended> {
+        let timestamp_ms = now_ms.max(self.last_timestamp_ms);
+        self.last_timestamp_ms = timestamp_ms;
+        let mut appended = Vec::with_capacity(records.len());
+        for new in records {
+            let offset = self.next_offset;
+            self.next_offset += 1;
+            self.records.push_back(Record {
+                offset,
+                timestamp_ms,
+                message_id: new.message_id,
+                key: new.key,
+                value: new.value,
+                headers: new.headers,
+                producer_id: new.producer_id,
+                message_type: new.message_type,
+            });
+            appended.push(Appended { offset, timestamp_ms });
+        }
+        appended
+    }
+
     fn first_offset(&self) -> u64 {
         self.records.front().map_or(self.next_offset, |r| r.offset)
     }
@@ -101,7 +127,7 @@ fn group_not_found(group: &str) -> RepoError {
 
 /// A poisoned lock only means another thread panicked mid-update of plain data; the data is
 /// still consistent enough for a test or dev store, so we keep going rather than cascade panics.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -121,11 +147,11 @@ impl MemoryMessageLog {
         Self { partitions: Arc::default(), clock }
     }
 
-    fn partition(&self, topic: &str, partition: u32) -> Arc<Mutex<Partition>> {
+    pub(super) fn partition(&self, topic: &str, partition: u32) -> Arc<Mutex<Partition>> {
         lock(&self.partitions).entry((topic.to_owned(), partition)).or_default().clone()
     }
 
-    fn existing(&self, topic: &str, partition: u32) -> Option<Arc<Mutex<Partition>>> {
+    pub(super) fn existing(&self, topic: &str, partition: u32) -> Option<Arc<Mutex<Partition>>> {
         lock(&self.partitions).get(&(topic.to_owned(), partition)).cloned()
     }
 
@@ -188,25 +214,7 @@ impl MessageLog for MemoryMessageLog {
             return Ok(Vec::new());
         }
         let part = self.partition(topic, partition);
-        let mut part = lock(&part);
-        let timestamp_ms = self.clock.now_ms().max(part.last_timestamp_ms);
-        part.last_timestamp_ms = timestamp_ms;
-        let mut appended = Vec::with_capacity(records.len());
-        for new in records {
-            let offset = part.next_offset;
-            part.next_offset += 1;
-            part.records.push_back(Record {
-                offset,
-                timestamp_ms,
-                message_id: new.message_id,
-                key: new.key,
-                value: new.value,
-                headers: new.headers,
-                producer_id: new.producer_id,
-                message_type: new.message_type,
-            });
-            appended.push(Appended { offset, timestamp_ms });
-        }
+        let appended = lock(&part).push(records, self.clock.now_ms());
         Ok(appended)
     }
 

@@ -4,6 +4,7 @@
 
 mod log;
 mod metadata;
+mod schedule;
 
 pub use log::MemoryMessageLog;
 pub use metadata::MemoryMetadata;

@@ -27,6 +27,20 @@ struct EnvelopeV1 {
     message_type: u8,
 }
 
+/// The leading fields of an [`Envelope`], in the same order: bincode writes fields one after
+/// the other, so decoding this from an envelope's bytes reads its id and key and stops there,
+/// without copying the value. Listing a schedule needs no more.
+#[derive(Debug, Deserialize)]
+enum EnvelopeHead {
+    V1(EnvelopeHeadV1),
+}
+
+#[derive(Debug, Deserialize)]
+struct EnvelopeHeadV1 {
+    message_id: String,
+    key: Option<String>,
+}
+
 /// Bounds how much a damaged length prefix can make the decoder allocate: a Redis string is
 /// at most 512 MiB.
 const LIMIT: usize = 512 * 1024 * 1024;
@@ -70,6 +84,15 @@ pub(super) fn decode(bytes: &[u8], offset: u64, timestamp_ms: i64) -> RepoResult
         message_type: type_from_code(v1.message_type)
             .ok_or_else(|| corrupt(format!("offset {offset}: message type {}", v1.message_type)))?,
     })
+}
+
+/// The message id and key of an encoded envelope (a scheduled message's payload).
+pub(super) fn decode_head(bytes: &[u8]) -> RepoResult<(String, Option<String>)> {
+    let (head, _read): (EnvelopeHead, usize) =
+        bincode::serde::decode_from_slice(bytes, config())
+            .map_err(|e| corrupt(format!("scheduled message: {e}")))?;
+    let EnvelopeHead::V1(v1) = head;
+    Ok((v1.message_id, v1.key))
 }
 
 fn type_code(message_type: MessageType) -> u8 {
@@ -123,6 +146,17 @@ mod tests {
             assert_eq!(record.producer_id, new.producer_id);
             assert_eq!(record.message_type, message_type);
         }
+    }
+
+    #[test]
+    fn head_reads_id_and_key_of_a_full_envelope() {
+        for key in [Some("k".to_owned()), None] {
+            let bytes =
+                encode(NewRecord { key: key.clone(), ..sample(MessageType::Delay) }).unwrap();
+            assert_eq!(decode_head(&bytes).unwrap(), ("m-1".to_owned(), key));
+        }
+        assert!(matches!(decode_head(b"\x09"), Err(RepoError::Corrupt { .. })));
+        assert!(matches!(decode_head(&[]), Err(RepoError::Corrupt { .. })));
     }
 
     #[test]

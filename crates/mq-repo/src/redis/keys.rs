@@ -1,13 +1,16 @@
-//! Redis key names of a partition and the mapping between offsets and stream entry IDs.
+//! Redis key names of a partition (log and schedule), of the schedule index, and the mapping
+//! between offsets and stream entry IDs.
 //!
 //! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
 //! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
 //! Range starts use sequence 0 (`N-0`), which sorts just before the entry of offset `N`.
 
-/// The two keys of one topic partition.
+/// The keys of one topic partition: its log (stream and meta hash) and its schedule of delayed
+/// messages (sorted set and payload hash).
 ///
-/// Both carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
-/// slot (as Lua scripts touching both need) while different partitions spread over the cluster.
+/// All carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
+/// slot (as Lua scripts touching several of them need, firing above all) while different
+/// partitions spread over the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PartitionKeys {
     /// The stream holding the records: `{prefix}:{<topic>:<partition>}:s`.
@@ -15,6 +18,12 @@ pub(super) struct PartitionKeys {
     /// The hash holding `next` (the next offset) and `ts` (the last append time in ms):
     /// `{prefix}:{<topic>:<partition>}:m`.
     pub(super) meta: String,
+    /// The sorted set of scheduled message ids scored by due time in ms:
+    /// `{prefix}:{<topic>:<partition>}:dz`.
+    pub(super) due: String,
+    /// The hash from scheduled message id to its encoded envelope, the bytes the stream
+    /// entry's `e` field will hold: `{prefix}:{<topic>:<partition>}:dp`.
+    pub(super) payloads: String,
 }
 
 impl PartitionKeys {
@@ -23,13 +32,47 @@ impl PartitionKeys {
         // Topic names are limited to [A-Za-z0-9._-] by the model, so they cannot contain the
         // braces that would change which part of the key Redis Cluster hashes.
         let tag = format!("{prefix}:{{{topic}:{partition}}}");
-        Self { stream: format!("{tag}:s"), meta: format!("{tag}:m") }
+        Self {
+            stream: format!("{tag}:s"),
+            meta: format!("{tag}:m"),
+            due: format!("{tag}:dz"),
+            payloads: format!("{tag}:dp"),
+        }
     }
 
-    /// Both keys, stream first, as Lua scripts take them.
+    /// The log's two keys, stream first, as Lua scripts take them.
     pub(super) fn both(&self) -> Vec<String> {
         vec![self.stream.clone(), self.meta.clone()]
     }
+
+    /// The schedule's two keys, sorted set first, as Lua scripts take them.
+    pub(super) fn schedule(&self) -> Vec<String> {
+        vec![self.due.clone(), self.payloads.clone()]
+    }
+
+    /// Every key of the partition: schedule first, then log, as the fire script takes them.
+    pub(super) fn all(&self) -> Vec<String> {
+        vec![self.due.clone(), self.payloads.clone(), self.stream.clone(), self.meta.clone()]
+    }
+}
+
+/// The global hash from scheduled message id to where it waits, `"<topic>\n<partition>"`:
+/// `{prefix}:sched-index`. It has no partition's hash tag, so no script may touch it together
+/// with a partition's keys; it is kept up to date beside them, best-effort (see `schedule.rs`).
+pub(super) fn schedule_index(prefix: &str) -> String {
+    format!("{prefix}:sched-index")
+}
+
+/// The value of a message's entry in the schedule index.
+pub(super) fn index_entry(topic: &str, partition: u32) -> String {
+    // Topic names cannot contain a newline, so the first one ends the topic.
+    format!("{topic}\n{partition}")
+}
+
+/// The topic and partition of an index entry, if it is well-formed.
+pub(super) fn parse_index_entry(entry: &str) -> Option<(String, u32)> {
+    let (topic, partition) = entry.split_once('\n')?;
+    Some((topic.to_owned(), partition.parse().ok()?))
 }
 
 /// The entry ID of the record at `offset`.
@@ -69,6 +112,27 @@ mod tests {
         let keys = PartitionKeys::new("mq", "orders", 3);
         assert_eq!(keys.stream, "mq:{orders:3}:s");
         assert_eq!(keys.meta, "mq:{orders:3}:m");
+        assert_eq!(keys.due, "mq:{orders:3}:dz");
+        assert_eq!(keys.payloads, "mq:{orders:3}:dp");
+        assert_eq!(
+            keys.all(),
+            ["mq:{orders:3}:dz", "mq:{orders:3}:dp", "mq:{orders:3}:s", "mq:{orders:3}:m"]
+        );
+        assert_eq!(schedule_index("mq"), "mq:sched-index");
+    }
+
+    #[test]
+    fn index_entries_round_trip() {
+        assert_eq!(index_entry("orders.eu-1", 12), "orders.eu-1\n12");
+        for (entry, parsed) in [
+            ("orders.eu-1\n12", Some(("orders.eu-1", 12))),
+            ("orders", None),
+            ("orders\nx", None),
+            ("orders\n-1", None),
+        ] {
+            let expected = parsed.map(|(t, p)| (t.to_owned(), p));
+            assert_eq!(parse_index_entry(entry), expected, "{entry:?}");
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! # Key layout
 //!
-//! Each partition has two keys sharing the hash tag `{<topic>:<partition>}`, so that a
+//! Each partition's log has two keys sharing the hash tag `{<topic>:<partition>}`, so that a
 //! partition's keys live in one Redis Cluster slot (its Lua scripts touch both) while
-//! partitions spread over the cluster:
+//! partitions spread over the cluster. The partition's schedule of delayed messages adds two
+//! more under the same tag (`:dz`, `:dp`; see `schedule.rs`).
 //!
 //! | Key                                | Type   | Holds                                       |
 //! |------------------------------------|--------|---------------------------------------------|
@@ -51,7 +52,7 @@
 //! | `group_lag`       | `group_lag.lua`: meta `next`, first entry, XINFO GROUPS            |
 //! | `trim_before`     | `trim_before.lua`: binary search on `ts`, then `XTRIM MINID N-0`   |
 //! | `trim_to_len`     | `XTRIM s MAXLEN ~ n`                                               |
-//! | `delete_topic`    | `UNLINK s m` per partition                                         |
+//! | `delete_topic`    | `UNLINK s m dz dp` per partition (the schedule goes with the log)  |
 //!
 //! NOGROUP errors become [`RepoError::NotFound`] for `consumer group`.
 //!
@@ -93,10 +94,10 @@ const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
 pub struct RedisMessageLog {
-    pool: Pool,
-    prefix: String,
+    pub(super) pool: Pool,
+    pub(super) prefix: String,
     timeout: Duration,
-    scripts: Scripts,
+    pub(super) scripts: Scripts,
 }
 
 impl fmt::Debug for RedisMessageLog {
@@ -184,11 +185,10 @@ impl RedisMessageLog {
         let _ = tokio::time::timeout(self.timeout, self.pool.quit()).await;
     }
 
-    fn keys(&self, topic: &str, partition: u32) -> PartitionKeys {
+    pub(super) fn keys(&self, topic: &str, partition: u32) -> PartitionKeys {
         PartitionKeys::new(&self.prefix, topic, partition)
     }
 
-    /// Runs one operation under the command bound, mapping client errors to `op`.
     /// Runs a claim script (`claim.lua` or `claim_ids.lua`, which answer alike); NOGROUP is
     /// the group's absence.
     async fn claim_with(
@@ -234,7 +234,8 @@ impl RedisMessageLog {
         reply::uint(&reply.await?, "settle reply")
     }
 
-    async fn run<T>(
+    /// Runs one operation under the command bound, mapping client errors to `op`.
+    pub(super) async fn run<T>(
         &self,
         op: &'static str,
         fut: impl std::future::Future<Output = Result<T, Error>>,
@@ -245,7 +246,7 @@ impl RedisMessageLog {
 
     /// Like [`run`](Self::run) but hands back the client's error, for callers that map some
     /// server errors (NOGROUP, BUSYGROUP) to typed ones.
-    async fn run_raw<T>(
+    pub(super) async fn run_raw<T>(
         &self,
         op: &'static str,
         fut: impl std::future::Future<Output = Result<T, Error>>,
@@ -268,7 +269,7 @@ fn group_not_found(group: &str) -> RepoError {
 const REDIS_MAX: u64 = (i64::MAX - 1) as u64;
 
 /// A count from the API as a Redis COUNT argument.
-fn count(n: usize) -> u64 {
+pub(super) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX).min(REDIS_MAX)
 }
 
@@ -597,10 +598,12 @@ impl MessageLog for RedisMessageLog {
         // One command per partition: a partition's keys share a cluster slot, different
         // partitions do not. The client pipelines the concurrent commands. UNLINK rather than
         // DEL because freeing a stream of millions of entries would block the server; UNLINK
-        // removes the keys at once and frees their memory in the background.
+        // removes the keys at once and frees their memory in the background. The partition's
+        // schedule goes too, as it does with the in-memory log; entries of the schedule index
+        // that point here are left stale, and `locate` removes them when it meets them.
         let deletes = (0..partitions).map(|partition| {
             let keys = self.keys(topic, partition);
-            self.pool.unlink::<u64, _>(keys.both())
+            self.pool.unlink::<u64, _>(keys.all())
         });
         self.run("delete topic", try_join_all(deletes)).await.map(drop)
     }

@@ -52,7 +52,7 @@ macro_rules! lua {
     };
 }
 
-/// Every script the message log runs.
+/// Every script the message log and its schedule run.
 #[derive(Debug, Clone)]
 pub(super) struct Scripts {
     /// `append.lua`: one atomic batch append.
@@ -72,6 +72,18 @@ pub(super) struct Scripts {
     pub(super) trim_before: Script,
     /// `delete_group.lua`: XGROUP DESTROY that tolerates a missing stream.
     pub(super) delete_group: Script,
+    /// `schedule.lua`: ZADD and HSET per scheduled message.
+    pub(super) schedule: Script,
+    /// `fire.lua`: due messages from the schedule into the stream, as `append.lua` appends.
+    pub(super) fire: Script,
+    /// `cancel.lua`: ZREM and HDEL of one scheduled message.
+    pub(super) cancel: Script,
+    /// `reschedule.lua`: ZADD XX of a message that is scheduled.
+    pub(super) reschedule: Script,
+    /// `list_scheduled.lua`: a page of a schedule by (due time, id) after a cursor.
+    pub(super) list_scheduled: Script,
+    /// `unindex.lua`: HDEL from the schedule index of entries that still hold a given value.
+    pub(super) unindex: Script,
 }
 
 impl Scripts {
@@ -86,6 +98,12 @@ impl Scripts {
             settle: Script::load(pool, lua!("settle.lua")).await?,
             trim_before: Script::load(pool, lua!("trim_before.lua")).await?,
             delete_group: Script::load(pool, lua!("delete_group.lua")).await?,
+            schedule: Script::load(pool, lua!("schedule.lua")).await?,
+            fire: Script::load(pool, lua!("fire.lua")).await?,
+            cancel: Script::load(pool, lua!("cancel.lua")).await?,
+            reschedule: Script::load(pool, lua!("reschedule.lua")).await?,
+            list_scheduled: Script::load(pool, lua!("list_scheduled.lua")).await?,
+            unindex: Script::load(pool, lua!("unindex.lua")).await?,
         })
     }
 }

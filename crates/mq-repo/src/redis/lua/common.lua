@@ -44,3 +44,44 @@ local function end_offset(stream, meta)
   end
   return tonumber(ms) + 1
 end
+
+-- The server's clock in milliseconds (TIME: seconds and microseconds).
+local function server_ms()
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+
+-- Appends encoded envelopes to a partition as one batch, in order: the next offsets (from
+-- `end_offset`) and one timestamp, `now` but never below the previous batch's, so timestamps
+-- never decrease even if the server clock steps back. Returns the first offset and the
+-- timestamp. Callers run it inside their script, so offsets stay contiguous under any number of
+-- concurrent writers; `append.lua` and `fire.lua` share it so that a fired message is stored
+-- exactly as an appended one.
+local function append_entries(stream, meta, envelopes, now)
+  local ts = now
+  local last_ts = tonumber(redis.call('HGET', meta, 'ts'))
+  if last_ts and last_ts > ts then
+    ts = last_ts
+  end
+  local ts_text = string.format('%d', ts)
+  local first = end_offset(stream, meta)
+  local next = first
+  for i = 1, #envelopes do
+    redis.call('XADD', stream, string.format('%d-1', next), 'ts', ts_text, 'e', envelopes[i])
+    next = next + 1
+  end
+  redis.call('HSET', meta, 'next', string.format('%d', next), 'ts', ts_text)
+  return first, ts
+end
+
+-- Whether string `a` sorts after `b` byte by byte, as Redis orders sorted-set members of equal
+-- score. Lua's own `<` compares by the server's locale (strcoll), which need not be byte order.
+local function bytes_after(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x > y
+    end
+  end
+  return #a > #b
+end

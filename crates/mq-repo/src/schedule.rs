@@ -1,0 +1,135 @@
+//! The durable schedule of delayed messages: each partition has its own schedule, and a due
+//! message moves from it into the partition's log in one atomic step, so that however many
+//! broker instances fire the same message, it is appended exactly once.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Appended, MessageLog, NewRecord, RepoResult};
+
+/// A message to deliver later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRecord {
+    /// When it becomes due, in milliseconds since the epoch.
+    pub due_ms: i64,
+    /// The message; its `message_id` identifies the schedule entry.
+    pub record: NewRecord,
+}
+
+/// A schedule entry as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledEntry {
+    /// The message id.
+    pub message_id: String,
+    /// The partition it will be appended to.
+    pub partition: u32,
+    /// Its routing key, if any.
+    pub key: Option<String>,
+    /// When it is due, in milliseconds since the epoch.
+    pub due_ms: i64,
+}
+
+/// A scheduled message that was moved into its partition's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The message id.
+    pub message_id: String,
+    /// When it was due.
+    pub due_ms: i64,
+    /// Where it landed.
+    pub appended: Appended,
+}
+
+/// Where a listing of a schedule continues: after this (due time, message id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleCursor {
+    /// Due time of the last entry seen.
+    pub due_ms: i64,
+    /// Message id of the last entry seen.
+    pub message_id: String,
+}
+
+/// Per-partition schedules of delayed messages.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync + Debug {
+    /// Adds messages to a partition's schedule, durably. A message id already scheduled there
+    /// is replaced.
+    async fn schedule(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: Vec<ScheduledRecord>,
+    ) -> RepoResult<()>;
+
+    /// Up to `limit` entries of a partition due at or before `until_ms`, earliest first, as
+    /// (message id, due time).
+    async fn due(
+        &self,
+        topic: &str,
+        partition: u32,
+        until_ms: i64,
+        limit: usize,
+    ) -> RepoResult<Vec<(String, i64)>>;
+
+    /// Moves the given messages that are due by the store's clock (Redis: server time) from
+    /// the schedule into the partition's log, in one atomic step: each is appended exactly
+    /// once, whoever else fires it. Ids not scheduled (cancelled, fired already) or not yet due
+    /// are skipped. Returns what was appended, in append order.
+    async fn fire(
+        &self,
+        topic: &str,
+        partition: u32,
+        message_ids: &[String],
+    ) -> RepoResult<Vec<Fired>>;
+
+    /// Removes a scheduled message; false if it is not scheduled (fired, cancelled, unknown).
+    async fn cancel(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool>;
+
+    /// Moves a scheduled message to a new due time; false if it is not scheduled.
+    async fn reschedule(
+        &self,
+        topic: &str,
+        partition: u32,
+        message_id: &str,
+        due_ms: i64,
+    ) -> RepoResult<bool>;
+
+    /// Up to `limit` entries of a partition by due time (then id), after `after` if given.
+    async fn list(
+        &self,
+        topic: &str,
+        partition: u32,
+        after: Option<&ScheduleCursor>,
+        limit: usize,
+    ) -> RepoResult<Vec<ScheduledEntry>>;
+
+    /// How many messages a partition has scheduled, all or only those due by `until_ms`.
+    async fn count(&self, topic: &str, partition: u32, until_ms: Option<i64>) -> RepoResult<u64>;
+
+    /// The topic and partition a scheduled message waits in, if it is still scheduled.
+    async fn locate(&self, message_id: &str) -> RepoResult<Option<(String, u32)>>;
+
+    /// Deletes the schedules of partitions `0..partitions` of a topic.
+    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
+}
+
+/// A message log and the schedule that feeds it, from one store (firing touches both).
+#[derive(Debug, Clone)]
+pub struct MessageStores {
+    /// The partitioned logs.
+    pub log: Arc<dyn MessageLog>,
+    /// The schedules of delayed messages.
+    pub schedule: Arc<dyn ScheduleStore>,
+}
+
+impl MessageStores {
+    /// Both served by one store that implements both traits.
+    pub fn from_shared<T>(store: Arc<T>) -> Self
+    where
+        T: MessageLog + ScheduleStore + 'static,
+    {
+        Self { log: store.clone(), schedule: store }
+    }
+}
