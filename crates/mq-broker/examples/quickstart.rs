@@ -34,7 +34,9 @@ async fn main() -> anyhow::Result<()> {
             broker.publish("user-events", OutgoingMessage::new(event).with_key(user)).await?;
         println!(
             "published {} to partition {} at offset {}",
-            published.message_id, published.partition, published.offset
+            published.message_id,
+            published.partition,
+            published.offset.unwrap_or_default()
         );
     }
 

@@ -5,8 +5,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use mq_delay::DelayScheduler;
 use mq_model::{Clock, SystemClock, Topic};
-use mq_repo::{open_message_log, open_metadata, MessageLog, MetadataStores};
+use mq_repo::{
+    open_message_stores, open_metadata, MessageLog, MessageStores, MetadataStores, ScheduleStore,
+};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -26,6 +29,8 @@ pub struct Broker {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) log: Arc<dyn MessageLog>,
+    pub(crate) schedule: Arc<dyn ScheduleStore>,
+    pub(crate) delay: DelayScheduler,
     pub(crate) meta: MetadataStores,
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -34,8 +39,9 @@ pub(crate) struct Inner {
     pub(crate) next_partition: AtomicU64,
     /// Rotates the partition a shared-mode fetch starts with, so no partition starves.
     pub(crate) next_fetch_start: AtomicU64,
-    /// Woken on every publish, so long polls return as soon as something arrives.
-    pub(crate) published: Notify,
+    /// Woken on every publish (and firing of delayed messages), so long polls return as soon
+    /// as something arrives.
+    pub(crate) published: Arc<Notify>,
     /// When each consumer's heartbeat was last written, to write at most a few per session.
     pub(crate) heartbeats: Mutex<HashMap<(String, String, String), Instant>>,
     shutdown: watch::Sender<bool>,
@@ -51,22 +57,35 @@ impl Broker {
     /// A broker over explicit stores, with no background tasks (see
     /// [`start_background`](Self::start_background)).
     pub fn new(
-        log: Arc<dyn MessageLog>,
+        messages: MessageStores,
         meta: MetadataStores,
         cfg: MessageQueueConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
+        let published = Arc::new(Notify::new());
+        let woken = published.clone();
+        let delay = DelayScheduler::new(
+            messages.schedule.clone(),
+            meta.topics.clone(),
+            clock.clone(),
+            cfg.delay.clone(),
+            Arc::new(move |_topic: &str, _partition: u32, _fired: &[mq_repo::Fired]| {
+                woken.notify_waiters();
+            }),
+        );
         Self {
             inner: Arc::new(Inner {
-                log,
+                log: messages.log,
+                schedule: messages.schedule,
+                delay,
                 meta,
                 cfg,
                 clock,
                 topics: Mutex::default(),
                 next_partition: AtomicU64::new(0),
                 next_fetch_start: AtomicU64::new(0),
-                published: Notify::new(),
+                published,
                 heartbeats: Mutex::default(),
                 shutdown,
                 tasks: Mutex::default(),
@@ -78,17 +97,19 @@ impl Broker {
     /// as needed) and starts the background tasks. Must run inside a Tokio runtime.
     pub async fn open(cfg: &BrokerConfig) -> BrokerResult<Self> {
         cfg.validate()?;
-        let log = open_message_log(cfg.message_queue.provider, &cfg.message_queue.redis).await?;
+        let messages =
+            open_message_stores(cfg.message_queue.provider, &cfg.message_queue.redis).await?;
         let meta = open_metadata(cfg.metadata.provider, &cfg.mongodb).await?;
-        let broker = Self::new(log, meta, cfg.message_queue.clone(), Arc::new(SystemClock));
+        let broker = Self::new(messages, meta, cfg.message_queue.clone(), Arc::new(SystemClock));
         broker.start_background();
         Ok(broker)
     }
 
-    /// Starts the background tasks (retention). Call once.
+    /// Starts the background tasks (retention, the delayed-message scheduler). Call once.
     pub fn start_background(&self) {
-        let task = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
-        lock(&self.inner.tasks).push(task);
+        let retention = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
+        let delay = self.inner.delay.spawn(self.shutdown_signal());
+        lock(&self.inner.tasks).extend([retention, delay]);
     }
 
     /// Stops taking work: long polls return at once, subscriptions and background tasks end.

@@ -1,5 +1,6 @@
 //! The broker's config: where messages and metadata live, and retention.
 
+use mq_delay::DelayConfig;
 use mq_repo::{LogProvider, MetadataProvider, MongoConfig, RedisConfig};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,8 @@ pub struct MessageQueueConfig {
     pub auto_create_topics: bool,
     /// How often retention runs, in seconds (default 60).
     pub retention_interval_secs: u64,
+    /// Delayed messages: the time wheel, the loader and the limits.
+    pub delay: DelayConfig,
 }
 
 impl Default for MessageQueueConfig {
@@ -57,6 +60,7 @@ impl Default for MessageQueueConfig {
             max_len: 1_000_000,
             auto_create_topics: false,
             retention_interval_secs: 60,
+            delay: DelayConfig::default(),
         }
     }
 }
@@ -73,6 +77,7 @@ impl MessageQueueConfig {
                 "must be between 1 and 876000",
             ));
         }
+        self.delay.validate()?;
         if self.retention_interval_secs == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.retention_interval_secs",

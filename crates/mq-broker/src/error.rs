@@ -68,6 +68,15 @@ pub enum BrokerError {
         /// Partitions asked for.
         requested: u32,
     },
+    /// No scheduled message has this id (it fired already, was cancelled, or never existed).
+    #[error("no scheduled message {message_id:?}: it was delivered already, cancelled, or never existed")]
+    ScheduledNotFound {
+        /// The message id.
+        message_id: String,
+    },
+    /// A delay is out of range, or the scheduler's store failed.
+    #[error(transparent)]
+    Delay(#[from] mq_delay::DelayError),
     /// A feature of the design that this version does not provide yet.
     #[error("{what} is not supported yet")]
     Unsupported {

@@ -22,6 +22,7 @@ mod partition;
 mod publish;
 mod receipt;
 mod retention;
+mod scheduled;
 mod subscribe;
 mod topics;
 
@@ -34,6 +35,7 @@ pub use consume::{
 pub use error::{BrokerError, BrokerResult};
 pub use groups::GroupSpec;
 pub use partition::partition_for_key;
-pub use publish::{OutgoingMessage, Published, MAX_BATCH};
+pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
+pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
 pub use subscribe::{HandlerError, SubscribeOptions, Subscription};
 pub use topics::TopicUpdate;

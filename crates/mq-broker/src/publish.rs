@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mq_model::{new_id, IdKind, MessageType, Topic, TopicStatus};
-use mq_repo::NewRecord;
+use mq_repo::{NewRecord, ScheduledRecord};
 
 use crate::partition::partition_for_key;
 use crate::{Broker, BrokerError, BrokerResult};
@@ -13,8 +14,17 @@ use crate::{Broker, BrokerError, BrokerResult};
 /// Most messages in one batch.
 pub const MAX_BATCH: usize = 1000;
 
+/// When a delayed message becomes visible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delay {
+    /// This many seconds from now (more than 0; fractions allowed).
+    Seconds(f64),
+    /// At this time (not more than a small tolerance in the past).
+    At(DateTime<Utc>),
+}
+
 /// A message to publish.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutgoingMessage {
     /// Routing key: messages with the same key go to the same partition, in order.
     pub key: Option<String>,
@@ -24,8 +34,10 @@ pub struct OutgoingMessage {
     pub headers: BTreeMap<String, String>,
     /// Producer id recorded with the message.
     pub producer_id: Option<String>,
-    /// `normal` (delayed and transactional messages come with their own issues).
+    /// `normal` or `delay` (transactional messages come with their own issue).
     pub message_type: MessageType,
+    /// For `delay` messages: when the message becomes visible.
+    pub delay: Option<Delay>,
 }
 
 impl OutgoingMessage {
@@ -39,9 +51,23 @@ impl OutgoingMessage {
         self.key = Some(key.into());
         self
     }
+
+    /// The same message, delivered after `delay` instead of at once.
+    pub fn delayed_by(mut self, delay: Duration) -> Self {
+        self.message_type = MessageType::Delay;
+        self.delay = Some(Delay::Seconds(delay.as_secs_f64()));
+        self
+    }
+
+    /// The same message, delivered at `at` instead of at once.
+    pub fn deliver_at(mut self, at: DateTime<Utc>) -> Self {
+        self.message_type = MessageType::Delay;
+        self.delay = Some(Delay::At(at));
+        self
+    }
 }
 
-/// Where a published message landed.
+/// Where a published message landed, or when it will.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     /// Its unique id.
@@ -50,10 +76,19 @@ pub struct Published {
     pub topic_name: String,
     /// Its partition.
     pub partition: u32,
-    /// Its offset in the partition.
-    pub offset: u64,
-    /// When it was appended.
+    /// Its offset in the partition; `None` while it is scheduled (it gets one when due).
+    pub offset: Option<u64>,
+    /// When it was appended, or was accepted for scheduling.
     pub timestamp: DateTime<Utc>,
+    /// For a scheduled message: when it becomes visible.
+    pub deliver_at: Option<DateTime<Utc>>,
+}
+
+impl Published {
+    /// True while the message waits in the schedule.
+    pub fn is_scheduled(&self) -> bool {
+        self.deliver_at.is_some() && self.offset.is_none()
+    }
 }
 
 impl Broker {
@@ -79,13 +114,18 @@ impl Broker {
             ));
         }
         let topic = self.topic_for_publish(topic_name).await?;
+        let now_ms = self.inner.clock.now_ms();
+        let mut dues = Vec::with_capacity(messages.len());
         for message in &messages {
             check_message(&topic, message)?;
+            dues.push(self.due_ms(message, now_ms)?);
         }
 
-        // Group by partition, remembering each message's place in the request.
-        let mut by_partition: HashMap<u32, Vec<(usize, NewRecord)>> = HashMap::new();
-        for (index, message) in messages.into_iter().enumerate() {
+        // Group by partition, remembering each message's place in the request; messages due
+        // later go to the partition's schedule instead of its log.
+        let mut now_by_partition: HashMap<u32, Vec<(usize, NewRecord)>> = HashMap::new();
+        let mut later_by_partition: HashMap<u32, Vec<(usize, ScheduledRecord)>> = HashMap::new();
+        for (index, (message, due)) in messages.into_iter().zip(dues).enumerate() {
             let partition = self.choose_partition(&topic, message.key.as_deref());
             let record = NewRecord {
                 message_id: new_id(IdKind::Message),
@@ -95,12 +135,19 @@ impl Broker {
                 producer_id: message.producer_id,
                 message_type: message.message_type,
             };
-            by_partition.entry(partition).or_default().push((index, record));
+            match due {
+                Some(due_ms) if due_ms > now_ms => later_by_partition
+                    .entry(partition)
+                    .or_default()
+                    .push((index, ScheduledRecord { due_ms, record })),
+                _ => now_by_partition.entry(partition).or_default().push((index, record)),
+            }
         }
 
-        let total = by_partition.values().map(Vec::len).sum();
+        let total = now_by_partition.values().map(Vec::len).sum::<usize>()
+            + later_by_partition.values().map(Vec::len).sum::<usize>();
         let mut results: Vec<Option<Published>> = vec![None; total];
-        for (partition, entries) in by_partition {
+        for (partition, entries) in now_by_partition {
             let (indexes, records): (Vec<usize>, Vec<NewRecord>) = entries.into_iter().unzip();
             let ids: Vec<String> = records.iter().map(|r| r.message_id.clone()).collect();
             let count = records.len();
@@ -113,11 +160,27 @@ impl Broker {
                     message_id,
                     topic_name: topic.name.clone(),
                     partition,
-                    offset: at.offset,
-                    timestamp: Utc
-                        .timestamp_millis_opt(at.timestamp_ms)
-                        .single()
-                        .unwrap_or_default(),
+                    offset: Some(at.offset),
+                    timestamp: to_time(at.timestamp_ms),
+                    deliver_at: None,
+                });
+            }
+        }
+        for (partition, entries) in later_by_partition {
+            let (indexes, records): (Vec<usize>, Vec<ScheduledRecord>) =
+                entries.into_iter().unzip();
+            let tracked: Vec<(String, i64)> =
+                records.iter().map(|r| (r.record.message_id.clone(), r.due_ms)).collect();
+            self.inner.schedule.schedule(&topic.name, partition, records).await?;
+            for (index, (message_id, due_ms)) in indexes.into_iter().zip(tracked) {
+                self.inner.delay.track(&topic.name, partition, &message_id, due_ms);
+                results[index] = Some(Published {
+                    message_id,
+                    topic_name: topic.name.clone(),
+                    partition,
+                    offset: None,
+                    timestamp: to_time(now_ms),
+                    deliver_at: Some(to_time(due_ms)),
                 });
             }
         }
@@ -125,6 +188,31 @@ impl Broker {
         let results: Vec<Published> = results.into_iter().flatten().collect();
         tracing::debug!(topic = %topic.name, count = results.len(), "published");
         Ok(results)
+    }
+
+    /// When a message is due: `None` to append at once; checks the delay against the type.
+    fn due_ms(&self, message: &OutgoingMessage, now_ms: i64) -> BrokerResult<Option<i64>> {
+        let cfg = &self.inner.cfg.delay;
+        match (message.message_type, message.delay) {
+            (MessageType::Delay, Some(Delay::Seconds(seconds))) => {
+                Ok(Some(mq_delay::due_from_delay(cfg, now_ms, seconds)?))
+            }
+            (MessageType::Delay, Some(Delay::At(at))) => {
+                Ok(Some(mq_delay::due_from_time(cfg, now_ms, at.timestamp_millis())?))
+            }
+            (MessageType::Delay, None) => Err(BrokerError::invalid(
+                "delaySeconds",
+                "a message of type delay needs delaySeconds or deliverAt",
+            )),
+            (MessageType::Normal, Some(_)) => Err(BrokerError::invalid(
+                "messageType",
+                "a delayed message needs messageType \"delay\"; normal messages are delivered at once",
+            )),
+            (MessageType::Normal, None) => Ok(None),
+            (MessageType::Transaction, _) => {
+                Err(BrokerError::Unsupported { what: "messageType \"transaction\"" })
+            }
+        }
     }
 
     async fn topic_for_publish(&self, name: &str) -> BrokerResult<Topic> {
@@ -159,16 +247,11 @@ impl Broker {
     }
 }
 
+pub(crate) fn to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
 fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
-    match message.message_type {
-        MessageType::Normal => {}
-        MessageType::Delay => {
-            return Err(BrokerError::Unsupported { what: "messageType \"delay\"" })
-        }
-        MessageType::Transaction => {
-            return Err(BrokerError::Unsupported { what: "messageType \"transaction\"" })
-        }
-    }
     let size = message.value.len();
     if i64::try_from(size).unwrap_or(i64::MAX) > topic.max_message_size {
         return Err(BrokerError::MessageTooLarge {

@@ -165,6 +165,7 @@ impl Broker {
         }
         self.inner.meta.groups.delete_by_topic(name).await?;
         self.inner.log.delete_topic(name, topic.partitions).await?;
+        self.inner.schedule.delete_topic(name, topic.partitions).await?;
         tracing::info!(topic = %name, "topic deleted");
         Ok(())
     }
