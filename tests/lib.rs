@@ -6,29 +6,43 @@ use std::sync::Arc;
 
 use mq_broker::{Broker, BrokerConfig, MessageQueueConfig};
 use mq_repo::{
-    LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MetadataProvider, MetadataStores,
-    MongoMetadata, RedisMessageLog,
+    LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MessageStores, MetadataProvider,
+    MetadataStores, MongoMetadata, RedisMessageLog, ScheduleStore,
 };
 use mq_testkit::{MongoServer, RedisServer};
 
-/// A message log under test, and the server behind it if any.
+/// A message log and its schedule under test (one store), and the server behind them if any.
 #[derive(Debug)]
 pub struct LogUnderTest {
     /// The log.
     pub log: Arc<dyn MessageLog>,
+    /// The schedule of delayed messages, served by the same store as the log.
+    pub schedule: Arc<dyn ScheduleStore>,
     _server: Option<RedisServer>,
 }
 
-/// The in-memory message log.
-pub async fn memory_log() -> LogUnderTest {
-    LogUnderTest { log: Arc::new(MemoryMessageLog::default()), _server: None }
+impl LogUnderTest {
+    fn new(stores: MessageStores, server: Option<RedisServer>) -> Self {
+        Self { log: stores.log, schedule: stores.schedule, _server: server }
+    }
+
+    /// The log and the schedule, as the broker takes them.
+    pub fn stores(&self) -> MessageStores {
+        MessageStores { log: self.log.clone(), schedule: self.schedule.clone() }
+    }
 }
 
-/// The Redis message log on a real Redis of its own (see `mq-testkit` for where it comes from).
+/// The in-memory message log and schedule.
+pub async fn memory_log() -> LogUnderTest {
+    LogUnderTest::new(MessageStores::from_shared(Arc::new(MemoryMessageLog::default())), None)
+}
+
+/// The Redis message log and schedule on a real Redis of its own (see `mq-testkit` for where
+/// it comes from).
 pub async fn redis_log() -> LogUnderTest {
     let server = RedisServer::start().await.expect("a Redis server for the test");
     let log = RedisMessageLog::connect(&server.config()).await.expect("connect to the test Redis");
-    LogUnderTest { log: Arc::new(log), _server: Some(server) }
+    LogUnderTest::new(MessageStores::from_shared(Arc::new(log)), Some(server))
 }
 
 /// Metadata repositories under test, and the server behind them if any.
@@ -66,14 +80,15 @@ fn test_queue_config() -> MessageQueueConfig {
     MessageQueueConfig { retention_interval_secs: 3600, ..MessageQueueConfig::default() }
 }
 
-/// A broker over the in-memory stores.
+/// A broker over the in-memory stores, its background tasks running. Call from a Tokio runtime.
 pub async fn memory_broker() -> BrokerUnderTest {
     let broker = Broker::new(
-        Arc::new(MemoryMessageLog::default()),
+        mq_repo::MessageStores::from_shared(Arc::new(MemoryMessageLog::default())),
         MemoryMetadata::stores(),
         test_queue_config(),
         Arc::new(mq_model::SystemClock),
     );
+    broker.start_background();
     BrokerUnderTest { broker, config: None, _servers: None }
 }
 

@@ -43,6 +43,8 @@ broker_scenarios!(
     subscribe_acks_retries_and_stops_cleanly,
     retention_trims_expired_messages,
     consumers_view_shows_assignment_and_lag,
+    delayed_messages_wait_then_arrive_once,
+    scheduled_messages_can_be_cancelled_and_rescheduled,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

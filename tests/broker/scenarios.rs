@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mq_broker::{
-    Broker, BrokerError, FetchRequest, GroupSpec, OutgoingMessage, ReceivedMessage,
+    Broker, BrokerError, Delay, FetchRequest, GroupSpec, OutgoingMessage, ReceivedMessage,
     SubscribeOptions, TopicUpdate,
 };
-use mq_model::{ConsumerStatus, DeliveryMode, Page, StartFrom, TopicConfig};
+use mq_model::{ConsumerStatus, DeliveryMode, MessageType, Page, StartFrom, TopicConfig};
 use mq_repo::TopicFilter;
 use mq_tests::BrokerUnderTest;
 
@@ -85,9 +85,9 @@ pub async fn publish_routes_by_key_and_round_robin(t: &BrokerUnderTest) {
         let published = b.publish("orders", message).await.unwrap();
         partitions.insert(published.partition);
         if let Some(last) = last_offset {
-            assert_eq!(published.offset, last + 1, "offsets in a partition grow by one");
+            assert_eq!(published.offset, Some(last + 1), "offsets in a partition grow by one");
         }
-        last_offset = Some(published.offset);
+        last_offset = published.offset;
         assert!(published.message_id.starts_with("msg_"));
     }
     assert_eq!(partitions.len(), 1, "one key, one partition");
@@ -114,7 +114,8 @@ pub async fn publish_routes_by_key_and_round_robin(t: &BrokerUnderTest) {
         ..OutgoingMessage::new("x").with_key("k")
     };
     let published = b.publish("orders", full).await.unwrap();
-    let browsed = b.browse("orders", published.partition, published.offset, 1).await.unwrap();
+    let offset = published.offset.unwrap();
+    let browsed = b.browse("orders", published.partition, offset, 1).await.unwrap();
     let stored = &browsed.messages[0];
     assert_eq!(
         (stored.message_id.as_str(), stored.key.as_deref(), &stored.headers),
@@ -122,7 +123,7 @@ pub async fn publish_routes_by_key_and_round_robin(t: &BrokerUnderTest) {
     );
     assert_eq!(stored.producer_id.as_deref(), Some("p1"));
     assert_eq!(stored.timestamp, published.timestamp);
-    assert_eq!(browsed.next_offset, published.offset + 1);
+    assert_eq!(browsed.next_offset, offset + 1);
 }
 
 pub async fn message_size_and_batch_limits_are_all_or_nothing(t: &BrokerUnderTest) {
@@ -149,7 +150,7 @@ pub async fn message_size_and_batch_limits_are_all_or_nothing(t: &BrokerUnderTes
     }
     let thousand = vec![OutgoingMessage::new("m"); 1000];
     let results = b.publish_batch("small", thousand).await.unwrap();
-    let offsets: Vec<u64> = results.iter().map(|r| r.offset).collect();
+    let offsets: Vec<u64> = results.iter().map(|r| r.offset.unwrap()).collect();
     assert_eq!(offsets, (1..=1000).collect::<Vec<_>>(), "results in request order");
     let err = b.publish("nowhere", OutgoingMessage::new("x")).await.unwrap_err();
     assert!(matches!(err, BrokerError::TopicNotFound { .. }), "{err:?}");
@@ -565,4 +566,87 @@ pub async fn a_restart_loses_no_acked_or_unacked_message(t: &BrokerUnderTest) {
     assert!(after.is_disjoint(&acked), "acked messages never come back");
     assert_eq!(after.len() + acked.len(), 20, "nothing lost");
     reopened.shutdown().await;
+}
+
+/// Fetches (long-polling) until `n` messages arrived or `within` passed.
+async fn fetch_until(b: &Broker, topic: &str, group: &str, n: usize, within: Duration) -> Vec<ReceivedMessage> {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < n && started.elapsed() < within {
+        let more = b.fetch(&fetch_req(topic, group, "c", 100, 500)).await.unwrap();
+        ack_all(b, topic, group, &more).await;
+        got.extend(more);
+    }
+    got
+}
+
+pub async fn delayed_messages_wait_then_arrive_once(t: &BrokerUnderTest) {
+    let b = &t.broker;
+    topic(b, "later", 2).await;
+    group(b, "later", "g", DeliveryMode::Shared, 30_000, 10_000).await;
+    let soon = b.publish("later", OutgoingMessage::new("in 0.8 s").delayed_by(Duration::from_millis(800))).await.unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(1200);
+    let timed = b.publish("later", OutgoingMessage::new("at a time").with_key("k").deliver_at(at)).await.unwrap();
+    let now = b.publish("later", OutgoingMessage::new("now")).await.unwrap();
+    assert!(soon.is_scheduled() && timed.is_scheduled() && !now.is_scheduled());
+    assert_eq!(timed.deliver_at.map(|d| d.timestamp_millis()), Some(at.timestamp_millis()));
+
+    let first = fetch(b, "later", "g", "c", 100).await;
+    assert_eq!(first.iter().map(text).collect::<Vec<_>>(), ["now"], "delayed messages are invisible until due");
+    ack_all(b, "later", "g", &first).await;
+    let listed = b.list_scheduled("later", None, 10).await.unwrap();
+    let ids: Vec<&str> = listed.items.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, [soon.message_id.as_str(), timed.message_id.as_str()], "earliest first");
+    assert_eq!(listed.items[1].key.as_deref(), Some("k"));
+    assert_eq!(b.scheduled_counts("later").await.unwrap().scheduled, 2);
+
+    let later = fetch_until(b, "later", "g", 2, Duration::from_secs(15)).await;
+    let mut texts: Vec<String> = later.iter().map(text).collect();
+    texts.sort();
+    assert_eq!(texts, ["at a time", "in 0.8 s"]);
+    assert!(later.iter().all(|m| m.message.message_type == MessageType::Delay));
+    for m in &later {
+        let due = if text(m) == "at a time" { timed.deliver_at } else { soon.deliver_at };
+        assert!(m.message.timestamp >= due.unwrap(), "never early: appended {} due {:?}", m.message.timestamp, due);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fetch(b, "later", "g", "c", 100).await.is_empty(), "each fired once");
+    assert_eq!(b.scheduled_counts("later").await.unwrap().scheduled, 0);
+    assert!(b.delay_stats().fired_total >= 2);
+}
+
+pub async fn scheduled_messages_can_be_cancelled_and_rescheduled(t: &BrokerUnderTest) {
+    let b = &t.broker;
+    topic(b, "orders-timeout", 1).await;
+    group(b, "orders-timeout", "g", DeliveryMode::Shared, 30_000, 10_000).await;
+    let hour = Duration::from_secs(3600);
+    let mut ids = Vec::new();
+    for name in ["cancel me", "sooner", "stay"] {
+        ids.push(b.publish("orders-timeout", OutgoingMessage::new(name).delayed_by(hour)).await.unwrap().message_id);
+    }
+    b.cancel_scheduled(&ids[0]).await.unwrap();
+    let again = b.cancel_scheduled(&ids[0]).await.unwrap_err();
+    assert!(matches!(again, BrokerError::ScheduledNotFound { .. }), "{again:?}");
+    assert!(matches!(b.cancel_scheduled("msg_unknown").await, Err(BrokerError::ScheduledNotFound { .. })));
+
+    let moved = b.reschedule(&ids[1], Delay::Seconds(0.3)).await.unwrap();
+    assert_eq!(moved.topic_name, "orders-timeout");
+    let got = fetch_until(b, "orders-timeout", "g", 1, Duration::from_secs(15)).await;
+    assert_eq!(got.iter().map(text).collect::<Vec<_>>(), ["sooner"]);
+    assert!(matches!(b.reschedule(&ids[1], Delay::Seconds(5.0)).await, Err(BrokerError::ScheduledNotFound { .. })), "fired already");
+
+    let left = b.list_scheduled("orders-timeout", None, 10).await.unwrap();
+    assert_eq!(left.items.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>(), [ids[2].as_str()]);
+
+    for bad in [
+        OutgoingMessage::new("x").delayed_by(Duration::ZERO),
+        OutgoingMessage { delay: Some(Delay::Seconds(-1.0)), ..OutgoingMessage::new("x").delayed_by(hour) },
+        OutgoingMessage { delay: Some(Delay::Seconds(31.0 * 86_400.0)), ..OutgoingMessage::new("x").delayed_by(hour) },
+        OutgoingMessage::new("x").deliver_at(chrono::Utc::now() - chrono::Duration::seconds(60)),
+        OutgoingMessage { message_type: MessageType::Normal, ..OutgoingMessage::new("x").delayed_by(hour) },
+        OutgoingMessage { message_type: MessageType::Delay, ..OutgoingMessage::new("x") },
+    ] {
+        let err = b.publish("orders-timeout", bad.clone()).await.unwrap_err();
+        assert!(matches!(err, BrokerError::Delay(_) | BrokerError::InvalidRequest { .. }), "{bad:?}: {err:?}");
+    }
 }

@@ -7,6 +7,7 @@
 
 mod log_suite;
 mod meta_suite;
+mod schedule_suite;
 
 /// Runs the message-log suite against memory and Redis.
 macro_rules! log_conformance {
@@ -26,6 +27,31 @@ macro_rules! log_conformance {
                 async fn $test() {
                     let under_test = mq_tests::redis_log().await;
                     crate::log_suite::$test(under_test.log.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs the schedule suite against memory and Redis; each test gets the log too, which firing
+/// appends to.
+macro_rules! schedule_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_schedule {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_log().await;
+                    crate::schedule_suite::$test(under_test.stores()).await;
+                }
+            )*
+        }
+        mod redis_schedule {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::redis_log().await;
+                    crate::schedule_suite::$test(under_test.stores()).await;
                 }
             )*
         }
@@ -73,6 +99,20 @@ log_conformance!(
     trim_by_age_removes_only_older_records,
     trim_by_length_keeps_the_newest,
     delete_group_and_delete_topic,
+);
+
+schedule_conformance!(
+    due_lists_by_time_with_limit_and_order,
+    fire_appends_only_due_messages_after_normal_appends,
+    concurrent_firers_append_each_message_exactly_once,
+    cancel_succeeds_once_and_the_message_never_fires,
+    cancel_racing_fire_settles_each_message_one_way,
+    reschedule_moves_the_due_time,
+    list_pages_by_due_time_then_id,
+    count_all_or_due_by_a_time,
+    locate_finds_only_scheduled_messages,
+    delete_topic_removes_its_schedules,
+    scheduling_an_id_again_replaces_it,
 );
 
 meta_conformance!(
