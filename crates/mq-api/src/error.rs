@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use mq_broker::BrokerError;
+use mq_delay::DelayError;
 use mq_repo::RepoError;
 
 use crate::envelope;
@@ -112,7 +113,7 @@ impl ApiError {
     /// crate below fails to compile here until someone decides how clients see it.
     fn classify(&self) -> (StatusCode, Shown) {
         use BrokerError as B;
-        use RepoError as R;
+        use DelayError as D;
         use Shown::Message;
         match self {
             ApiError::Broker(
@@ -129,20 +130,17 @@ impl ApiError {
             }
             ApiError::Broker(B::MessageTooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, Message),
             ApiError::Broker(B::ShuttingDown) => (StatusCode::SERVICE_UNAVAILABLE, Message),
-            // Unreachable or slow stores first: any kind of store error may be one.
-            ApiError::Broker(B::Store(e)) if e.is_unavailable() => {
-                (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+            ApiError::Broker(B::ScheduledNotFound { .. }) => (StatusCode::NOT_FOUND, Message),
+            ApiError::Broker(B::Delay(D::InvalidRequest { .. })) => {
+                (StatusCode::BAD_REQUEST, Message)
             }
-            ApiError::Broker(B::Store(R::NotFound { .. })) => (StatusCode::NOT_FOUND, Message),
-            ApiError::Broker(B::Store(R::AlreadyExists { .. })) => (StatusCode::CONFLICT, Message),
-            ApiError::Broker(B::Store(R::Model(_))) => (StatusCode::BAD_REQUEST, Message),
-            ApiError::Broker(B::Store(
-                R::InvalidConfig { .. }
-                | R::Redis { .. }
-                | R::Mongo { .. }
-                | R::Timeout { .. }
-                | R::Corrupt { .. },
-            )) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+            // The server's own config: not something the client can fix.
+            ApiError::Broker(B::Delay(D::InvalidConfig { .. })) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+            }
+            ApiError::Broker(B::Store(e) | B::Delay(D::Store { source: e, .. })) => {
+                classify_store(e)
+            }
             ApiError::InvalidField { .. }
             | ApiError::Json(_)
             | ApiError::JsonAt { .. }
@@ -170,6 +168,24 @@ impl ApiError {
             Shown::Message => self.to_string(),
             Shown::Hidden(text) => text.to_owned(),
         }
+    }
+}
+
+/// The status and visibility of a store error, whether the broker or the delay scheduler met it.
+fn classify_store(error: &RepoError) -> (StatusCode, Shown) {
+    use RepoError as R;
+    use Shown::Message;
+    match error {
+        // Unreachable or slow stores first: any kind of store error may be one.
+        e if e.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        R::NotFound { .. } => (StatusCode::NOT_FOUND, Message),
+        R::AlreadyExists { .. } => (StatusCode::CONFLICT, Message),
+        R::Model(_) => (StatusCode::BAD_REQUEST, Message),
+        R::InvalidConfig { .. }
+        | R::Redis { .. }
+        | R::Mongo { .. }
+        | R::Timeout { .. }
+        | R::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
     }
 }
 
@@ -248,7 +264,42 @@ mod tests {
             "invalid waitMs: too long",
         );
         check(BrokerError::PartitionsShrink { current: 6, requested: 3 }, 400, "never shrink");
-        check(BrokerError::Unsupported { what: "messageType \"delay\"" }, 400, "not supported yet");
+        check(
+            BrokerError::Unsupported { what: "messageType \"transaction\"" },
+            400,
+            "not supported yet",
+        );
+        check(BrokerError::ScheduledNotFound { message_id: "msg_1".into() }, 404, "\"msg_1\"");
+        let delay = |e: DelayError| ApiError::Broker(BrokerError::Delay(e));
+        check(
+            delay(DelayError::InvalidRequest {
+                field: "delaySeconds",
+                reason: "must be > 0".into(),
+            }),
+            400,
+            "invalid delaySeconds: must be > 0",
+        );
+        check(
+            delay(DelayError::InvalidConfig { field: "message_queue.delay.tick_ms", reason: "x" }),
+            500,
+            "internal error",
+        );
+        let store_timeout = RepoError::Timeout {
+            backend: Backend::Redis,
+            op: "fire",
+            after: Duration::from_secs(5),
+        };
+        check(
+            delay(DelayError::Store { op: "cancel", source: store_timeout }),
+            503,
+            "storage unavailable",
+        );
+        let store_corrupt = RepoError::Corrupt { what: "schedule entry", detail: "secret".into() };
+        check(
+            delay(DelayError::Store { op: "list scheduled", source: store_corrupt }),
+            500,
+            "internal error",
+        );
         check(BrokerError::TopicNotFound { topic: "t".into() }, 404, "create it first");
         check(
             BrokerError::GroupNotFound { topic: "t".into(), group: "g".into() },

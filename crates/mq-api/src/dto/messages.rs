@@ -8,6 +8,7 @@ use mq_model::MessageType;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::delay::DelayFields;
 use crate::value::{self, ValueOut};
 use crate::ApiError;
 
@@ -21,24 +22,22 @@ pub(crate) struct SendMessage {
     pub(crate) value: Option<Box<RawValue>>,
     pub(crate) headers: Option<BTreeMap<String, String>>,
     pub(crate) message_type: Option<MessageType>,
-    pub(crate) delay_seconds: Option<u64>,
+    /// Seconds from now, fractions allowed; only with `messageType: "delay"` (or 0).
+    pub(crate) delay_seconds: Option<f64>,
+    /// An RFC 3339 time; only with `messageType: "delay"`.
+    pub(crate) deliver_at: Option<String>,
 }
 
 impl SendMessage {
     /// The message to publish; `value` is required, and a delay needs `messageType: "delay"`.
     pub(crate) fn outgoing(&self) -> Result<OutgoingMessage, ApiError> {
-        let message_type = self.message_type.unwrap_or_default();
-        if message_type == MessageType::Normal && self.delay_seconds.unwrap_or(0) > 0 {
-            return Err(ApiError::field(
-                "delaySeconds",
-                "must be 0 or absent for a normal message; \
-                 use messageType \"delay\" to delay a message",
-            ));
-        }
-        let mut message =
-            outgoing("value", self.key.as_ref(), self.value.as_deref(), self.headers.as_ref())?;
-        message.message_type = message_type;
-        Ok(message)
+        let fields = DelayFields {
+            prefix: "",
+            message_type: self.message_type.unwrap_or_default(),
+            delay_seconds: self.delay_seconds,
+            deliver_at: self.deliver_at.as_deref(),
+        };
+        outgoing("value", self.key.as_ref(), self.value.as_deref(), self.headers.as_ref(), fields)
     }
 }
 
@@ -58,6 +57,9 @@ pub(crate) struct BatchItem {
     #[serde(default, deserialize_with = "value::present")]
     value: Option<Box<RawValue>>,
     headers: Option<BTreeMap<String, String>>,
+    message_type: Option<MessageType>,
+    delay_seconds: Option<f64>,
+    deliver_at: Option<String>,
 }
 
 impl SendBatch {
@@ -74,11 +76,19 @@ impl SendBatch {
             .iter()
             .enumerate()
             .map(|(i, m)| {
+                let prefix = format!("messages[{i}].");
+                let fields = DelayFields {
+                    prefix: &prefix,
+                    message_type: m.message_type.unwrap_or_default(),
+                    delay_seconds: m.delay_seconds,
+                    deliver_at: m.deliver_at.as_deref(),
+                };
                 outgoing(
-                    &format!("messages[{i}].value"),
+                    &format!("{prefix}value"),
                     m.key.as_ref(),
                     m.value.as_deref(),
                     m.headers.as_ref(),
+                    fields,
                 )
             })
             .collect()
@@ -90,6 +100,7 @@ fn outgoing(
     key: Option<&String>,
     value: Option<&RawValue>,
     headers: Option<&BTreeMap<String, String>>,
+    delay: DelayFields<'_>,
 ) -> Result<OutgoingMessage, ApiError> {
     let value = value.ok_or_else(|| {
         ApiError::field(value_field, "is required; it may be any JSON value, null included")
@@ -98,29 +109,50 @@ fn outgoing(
         key: key.cloned(),
         value: value::to_stored(value),
         headers: headers.cloned().unwrap_or_default(),
-        ..OutgoingMessage::default()
+        producer_id: None,
+        message_type: delay.message_type,
+        delay: delay.delay()?,
     })
 }
 
-/// Where a message landed (`POST /messages`).
+/// `appended` for a message in its partition's log, `scheduled` for one waiting to be due.
+fn status(p: &Published) -> &'static str {
+    if p.is_scheduled() {
+        "scheduled"
+    } else {
+        "appended"
+    }
+}
+
+/// Where a message landed (`POST /messages`): `offset` and `timestamp` once appended,
+/// `deliverAt` while scheduled.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PublishedOut {
     message_id: String,
     topic_name: String,
     partition: u32,
-    offset: u64,
-    timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<DateTime<Utc>>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliver_at: Option<DateTime<Utc>>,
 }
 
 impl From<Published> for PublishedOut {
     fn from(p: Published) -> Self {
+        let topic_name = p.topic_name.clone();
+        let result = BatchResult::from(p);
         Self {
-            message_id: p.message_id,
-            topic_name: p.topic_name,
-            partition: p.partition,
-            offset: p.offset,
-            timestamp: p.timestamp,
+            message_id: result.message_id,
+            topic_name,
+            partition: result.partition,
+            offset: result.offset,
+            timestamp: result.timestamp,
+            status: result.status,
+            deliver_at: result.deliver_at,
         }
     }
 }
@@ -136,22 +168,35 @@ pub(crate) struct BatchOut {
 struct BatchResult {
     message_id: String,
     partition: u32,
-    offset: u64,
-    timestamp: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<DateTime<Utc>>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliver_at: Option<DateTime<Utc>>,
+}
+
+impl From<Published> for BatchResult {
+    fn from(p: Published) -> Self {
+        let status = status(&p);
+        let scheduled = p.is_scheduled();
+        Self {
+            message_id: p.message_id,
+            partition: p.partition,
+            offset: p.offset,
+            // A scheduled message's timestamp is only when it was accepted; it gets its own
+            // when it is appended, so none is shown until then.
+            timestamp: (!scheduled).then_some(p.timestamp),
+            status,
+            deliver_at: if scheduled { p.deliver_at } else { None },
+        }
+    }
 }
 
 impl From<Vec<Published>> for BatchOut {
     fn from(all: Vec<Published>) -> Self {
-        let results = all
-            .into_iter()
-            .map(|p| BatchResult {
-                message_id: p.message_id,
-                partition: p.partition,
-                offset: p.offset,
-                timestamp: p.timestamp,
-            })
-            .collect();
-        Self { results }
+        Self { results: all.into_iter().map(BatchResult::from).collect() }
     }
 }
 

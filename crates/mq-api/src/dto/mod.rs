@@ -5,9 +5,11 @@
 //! `mq_model::ConsumerGroup`); the shapes here are the ones that exist only on the wire.
 
 mod admin;
+mod delay;
 mod messages;
 
 pub(crate) use admin::{ConsumerOut, CreateGroup, CreateTopic, TopicCreated, UpdateTopic};
+pub(crate) use delay::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 pub(crate) use messages::{
     Acked, BatchOut, Consume, MessageOut, MessagesOut, Nacked, PublishedOut, SendBatch,
     SendMessage, Settle,

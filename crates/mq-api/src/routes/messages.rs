@@ -1,4 +1,5 @@
-//! `POST /messages` (design §5.2.1) and `POST /messages/batch`.
+//! `POST /messages` (design §5.2.1) and `POST /messages/batch`: immediate or delayed
+//! (`messageType: "delay"` with `delaySeconds` or `deliverAt`).
 
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;

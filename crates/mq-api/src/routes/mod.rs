@@ -6,6 +6,7 @@ mod consumers;
 mod groups;
 mod health;
 mod messages;
+mod scheduled;
 mod topics;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
@@ -36,6 +37,7 @@ pub fn configure(
             .service(
                 web::scope(API_PREFIX)
                     .configure(messages::mount)
+                    .configure(scheduled::mount)
                     .configure(topics::mount)
                     .configure(groups::mount)
                     .configure(consume::mount)

@@ -45,13 +45,6 @@ async fn sending_errors_have_their_status_and_name_the_field() {
         row(
             "POST",
             "/messages",
-            Some(json!({"topicName": "t", "value": 1, "messageType": "delay", "delaySeconds": 5})),
-            400,
-            &["delay", "not supported"],
-        ),
-        row(
-            "POST",
-            "/messages",
             Some(json!({"topicName": "t", "value": 1, "messageType": "transaction"})),
             400,
             &["transaction", "not supported"],
@@ -126,9 +119,9 @@ async fn sending_errors_have_their_status_and_name_the_field() {
         row(
             "POST",
             "/messages/batch",
-            Some(json!({"topicName": "t", "messages": [{"value": 1, "messageType": "normal"}]})),
+            Some(json!({"topicName": "t", "messages": [{"value": 1, "messageTyp": "normal"}]})),
             400,
-            &["unknown field `messageType`"],
+            &["unknown field `messageTyp`"],
         ),
         row(
             "POST",

@@ -22,7 +22,7 @@ pub fn broker() -> Broker {
 /// A broker over new in-memory messages and the given metadata stores.
 pub fn broker_over(meta: MetadataStores) -> Broker {
     Broker::new(
-        Arc::new(MemoryMessageLog::default()),
+        mq_repo::MessageStores::from_shared(Arc::new(MemoryMessageLog::default())),
         meta,
         MessageQueueConfig::default(),
         Arc::new(mq_model::SystemClock),

@@ -209,7 +209,8 @@ async fn batches_answer_in_request_order_and_browse_shows_them() {
     for (i, r) in results.iter().enumerate() {
         let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["messageId", "offset", "partition", "timestamp"]);
+        assert_eq!(keys, ["messageId", "offset", "partition", "status", "timestamp"]);
+        assert_eq!(r["status"], "appended");
         // Same key, same partition.
         assert_eq!(r["partition"], results[i % 5]["partition"]);
         offsets
