@@ -569,7 +569,13 @@ pub async fn a_restart_loses_no_acked_or_unacked_message(t: &BrokerUnderTest) {
 }
 
 /// Fetches (long-polling) until `n` messages arrived or `within` passed.
-async fn fetch_until(b: &Broker, topic: &str, group: &str, n: usize, within: Duration) -> Vec<ReceivedMessage> {
+async fn fetch_until(
+    b: &Broker,
+    topic: &str,
+    group: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<ReceivedMessage> {
     let started = Instant::now();
     let mut got = Vec::new();
     while got.len() < n && started.elapsed() < within {
@@ -584,15 +590,25 @@ pub async fn delayed_messages_wait_then_arrive_once(t: &BrokerUnderTest) {
     let b = &t.broker;
     topic(b, "later", 2).await;
     group(b, "later", "g", DeliveryMode::Shared, 30_000, 10_000).await;
-    let soon = b.publish("later", OutgoingMessage::new("in 0.8 s").delayed_by(Duration::from_millis(800))).await.unwrap();
+    let soon = b
+        .publish("later", OutgoingMessage::new("in 0.8 s").delayed_by(Duration::from_millis(800)))
+        .await
+        .unwrap();
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(1200);
-    let timed = b.publish("later", OutgoingMessage::new("at a time").with_key("k").deliver_at(at)).await.unwrap();
+    let timed = b
+        .publish("later", OutgoingMessage::new("at a time").with_key("k").deliver_at(at))
+        .await
+        .unwrap();
     let now = b.publish("later", OutgoingMessage::new("now")).await.unwrap();
     assert!(soon.is_scheduled() && timed.is_scheduled() && !now.is_scheduled());
     assert_eq!(timed.deliver_at.map(|d| d.timestamp_millis()), Some(at.timestamp_millis()));
 
     let first = fetch(b, "later", "g", "c", 100).await;
-    assert_eq!(first.iter().map(text).collect::<Vec<_>>(), ["now"], "delayed messages are invisible until due");
+    assert_eq!(
+        first.iter().map(text).collect::<Vec<_>>(),
+        ["now"],
+        "delayed messages are invisible until due"
+    );
     ack_all(b, "later", "g", &first).await;
     let listed = b.list_scheduled("later", None, 10).await.unwrap();
     let ids: Vec<&str> = listed.items.iter().map(|m| m.message_id.as_str()).collect();
@@ -607,7 +623,12 @@ pub async fn delayed_messages_wait_then_arrive_once(t: &BrokerUnderTest) {
     assert!(later.iter().all(|m| m.message.message_type == MessageType::Delay));
     for m in &later {
         let due = if text(m) == "at a time" { timed.deliver_at } else { soon.deliver_at };
-        assert!(m.message.timestamp >= due.unwrap(), "never early: appended {} due {:?}", m.message.timestamp, due);
+        assert!(
+            m.message.timestamp >= due.unwrap(),
+            "never early: appended {} due {:?}",
+            m.message.timestamp,
+            due
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(fetch(b, "later", "g", "c", 100).await.is_empty(), "each fired once");
@@ -622,31 +643,60 @@ pub async fn scheduled_messages_can_be_cancelled_and_rescheduled(t: &BrokerUnder
     let hour = Duration::from_secs(3600);
     let mut ids = Vec::new();
     for name in ["cancel me", "sooner", "stay"] {
-        ids.push(b.publish("orders-timeout", OutgoingMessage::new(name).delayed_by(hour)).await.unwrap().message_id);
+        ids.push(
+            b.publish("orders-timeout", OutgoingMessage::new(name).delayed_by(hour))
+                .await
+                .unwrap()
+                .message_id,
+        );
     }
     b.cancel_scheduled(&ids[0]).await.unwrap();
     let again = b.cancel_scheduled(&ids[0]).await.unwrap_err();
     assert!(matches!(again, BrokerError::ScheduledNotFound { .. }), "{again:?}");
-    assert!(matches!(b.cancel_scheduled("msg_unknown").await, Err(BrokerError::ScheduledNotFound { .. })));
+    assert!(matches!(
+        b.cancel_scheduled("msg_unknown").await,
+        Err(BrokerError::ScheduledNotFound { .. })
+    ));
 
     let moved = b.reschedule(&ids[1], Delay::Seconds(0.3)).await.unwrap();
     assert_eq!(moved.topic_name, "orders-timeout");
     let got = fetch_until(b, "orders-timeout", "g", 1, Duration::from_secs(15)).await;
     assert_eq!(got.iter().map(text).collect::<Vec<_>>(), ["sooner"]);
-    assert!(matches!(b.reschedule(&ids[1], Delay::Seconds(5.0)).await, Err(BrokerError::ScheduledNotFound { .. })), "fired already");
+    assert!(
+        matches!(
+            b.reschedule(&ids[1], Delay::Seconds(5.0)).await,
+            Err(BrokerError::ScheduledNotFound { .. })
+        ),
+        "fired already"
+    );
 
     let left = b.list_scheduled("orders-timeout", None, 10).await.unwrap();
-    assert_eq!(left.items.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>(), [ids[2].as_str()]);
+    assert_eq!(
+        left.items.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>(),
+        [ids[2].as_str()]
+    );
 
     for bad in [
         OutgoingMessage::new("x").delayed_by(Duration::ZERO),
-        OutgoingMessage { delay: Some(Delay::Seconds(-1.0)), ..OutgoingMessage::new("x").delayed_by(hour) },
-        OutgoingMessage { delay: Some(Delay::Seconds(31.0 * 86_400.0)), ..OutgoingMessage::new("x").delayed_by(hour) },
+        OutgoingMessage {
+            delay: Some(Delay::Seconds(-1.0)),
+            ..OutgoingMessage::new("x").delayed_by(hour)
+        },
+        OutgoingMessage {
+            delay: Some(Delay::Seconds(31.0 * 86_400.0)),
+            ..OutgoingMessage::new("x").delayed_by(hour)
+        },
         OutgoingMessage::new("x").deliver_at(chrono::Utc::now() - chrono::Duration::seconds(60)),
-        OutgoingMessage { message_type: MessageType::Normal, ..OutgoingMessage::new("x").delayed_by(hour) },
+        OutgoingMessage {
+            message_type: MessageType::Normal,
+            ..OutgoingMessage::new("x").delayed_by(hour)
+        },
         OutgoingMessage { message_type: MessageType::Delay, ..OutgoingMessage::new("x") },
     ] {
         let err = b.publish("orders-timeout", bad.clone()).await.unwrap_err();
-        assert!(matches!(err, BrokerError::Delay(_) | BrokerError::InvalidRequest { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, BrokerError::Delay(_) | BrokerError::InvalidRequest { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
 }

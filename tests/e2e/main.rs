@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod delay;
 mod delivery;
 mod errors;
 mod flow;
@@ -77,8 +78,18 @@ e2e!(
         lists::consumers_that_fetched_are_listed,
         long_poll::long_poll_returns_on_arrival_or_after_wait,
         long_poll::sigterm_during_a_long_poll_exits_zero,
+        delay::delayed_message_is_invisible_until_due_then_delivered,
+        delay::fractional_delays_and_deliver_at_are_honoured,
+        delay::batch_mixes_normal_and_delayed_messages,
+        delay::delay_limits_are_400_naming_the_field,
+        delay::scheduled_messages_are_listed_page_by_page,
+        delay::cancelled_message_is_never_delivered,
+        delay::rescheduled_messages_move_later_or_earlier,
+        delay::cancel_racing_the_firing_is_either_or,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,
+        delay::restart_with_a_full_schedule_loses_nothing,
+        delay::two_servers_deliver_each_delayed_message_once,
     ],
 );

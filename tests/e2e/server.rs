@@ -23,8 +23,9 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 pub const EXIT_WITHIN: Duration = Duration::from_secs(20);
 
 /// Largest JSON body the server accepts in these tests (`server.json_limit_bytes`); small, so
-/// that the 413 for an oversized body is cheap to provoke.
-pub const JSON_LIMIT_BYTES: usize = 65_536;
+/// that the 413 for an oversized body is cheap to provoke, yet room for a batch of 1000 small
+/// delayed messages (about 80 bytes each).
+pub const JSON_LIMIT_BYTES: usize = 262_144;
 
 /// Attempts when the server exits at start-up because another process took the free port
 /// between our probe bind and the server's own bind.
@@ -32,6 +33,13 @@ const PORT_ATTEMPTS: usize = 3;
 
 /// How much of each server log goes into a failure message.
 const LOG_TAIL_BYTES: usize = 6_000;
+
+/// The longest delay the server under test accepts (`message_queue.delay.max_delay_secs`):
+/// an hour, so the e2e tests see the configured limit rather than the 30-day default.
+pub const MAX_DELAY_SECS: u64 = 3_600;
+
+/// How far in the past a `deliverAt` may lie (`message_queue.delay.past_tolerance_ms`).
+pub const PAST_TOLERANCE_MS: u64 = 1_000;
 
 /// The package, and binary, under test.
 const SERVER_PACKAGE: &str = "mq-server";
@@ -55,6 +63,15 @@ impl fmt::Display for Backend {
     }
 }
 
+/// The addresses of a Redis key prefix and a MongoDB database that servers share.
+#[derive(Debug, Clone)]
+struct SharedStores {
+    redis_url: String,
+    key_prefix: String,
+    mongo_uri: String,
+    database: String,
+}
+
 /// A running `mq-server` and, for [`Backend::RedisMongo`], the Redis and MongoDB it uses.
 ///
 /// Dropping it kills the server (SIGKILL) and then the fixtures. When the test is panicking,
@@ -70,10 +87,12 @@ pub struct TestServer {
     /// Set when a panic message already carries the logs, so `Drop` does not repeat them.
     logs_shown: bool,
     api: Api,
+    /// Where a Redis + MongoDB server keeps its data; copied by [`TestServer::start_sharing`].
+    stores: Option<SharedStores>,
     // Dropped after the child is killed (see `Drop`), so neither the stores nor the log
-    // files vanish under a running server.
-    redis: Option<RedisServer>,
-    mongo: Option<MongoServer>,
+    // files vanish under a running server; only held, never read.
+    _redis: Option<RedisServer>,
+    _mongo: Option<MongoServer>,
     dir: TempDir,
 }
 
@@ -93,7 +112,6 @@ impl TestServer {
     /// starts the server, returning once `GET /readyz` answers 200. Panics with the server's
     /// log when it does not.
     pub async fn start(backend: Backend) -> TestServer {
-        let binary = server_binary();
         let (redis, mongo) = match backend {
             Backend::Memory => (None, None),
             Backend::RedisMongo => {
@@ -106,6 +124,37 @@ impl TestServer {
                 (Some(redis), Some(mongo))
             }
         };
+        let stores = match (&redis, &mongo) {
+            (Some(redis), Some(mongo)) => Some(SharedStores {
+                redis_url: redis.url().to_owned(),
+                key_prefix: redis.key_prefix().to_owned(),
+                mongo_uri: mongo.uri().to_owned(),
+                database: mongo.database().to_owned(),
+            }),
+            _ => None,
+        };
+        TestServer::launch(backend, stores, redis, mongo).await
+    }
+
+    /// A second server process over the same Redis key prefix and MongoDB database as
+    /// `other` (another port, config file and logs), as two instances of one deployment.
+    /// `other` owns the fixtures: keep it alive for as long as this one runs.
+    pub async fn start_sharing(other: &TestServer) -> TestServer {
+        assert_eq!(
+            other.backend,
+            Backend::RedisMongo,
+            "start_sharing: only servers on Redis + MongoDB can share their stores"
+        );
+        TestServer::launch(other.backend, other.stores.clone(), None, None).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        stores: Option<SharedStores>,
+        redis: Option<RedisServer>,
+        mongo: Option<MongoServer>,
+    ) -> TestServer {
+        let binary = server_binary();
         let dir = tempfile::Builder::new()
             .prefix("mq-e2e-")
             .tempdir()
@@ -120,8 +169,9 @@ impl TestServer {
             starts: 0,
             logs_shown: false,
             api: Api::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-            redis,
-            mongo,
+            stores,
+            _redis: redis,
+            _mongo: mongo,
             dir,
         };
         for attempt in 1..=PORT_ATTEMPTS {
@@ -211,21 +261,28 @@ impl TestServer {
             bind = quoted(&format!("127.0.0.1:{}", self.port)),
             level = quoted(&std::env::var("MQTEST_SERVER_LOG_LEVEL").unwrap_or("info".into())),
         );
-        match (&self.redis, &self.mongo) {
-            (Some(redis), Some(mongo)) => yaml.push_str(&format!(
+        // The defaults spelt out (10 ms ticks, a loader every second reading a minute ahead),
+        // except the shorter maximum delay.
+        let delay = format!(
+            "  delay:\n    tick_ms: 10\n    max_delay_secs: {MAX_DELAY_SECS}\n    \
+             past_tolerance_ms: {PAST_TOLERANCE_MS}\n    load_interval_ms: 1000\n    \
+             horizon_ms: 60000\n    load_batch: 10000\n"
+        );
+        match &self.stores {
+            Some(stores) => yaml.push_str(&format!(
                 "message_queue:\n  provider: redis_streams\n  auto_create_topics: false\n  \
-                 redis:\n    url: {url}\n    key_prefix: {prefix}\n\
+                 redis:\n    url: {url}\n    key_prefix: {prefix}\n{delay}\
                  metadata:\n  provider: mongodb\n\
                  mongodb:\n  uri: {uri}\n  database: {database}\n",
-                url = quoted(redis.url()),
-                prefix = quoted(redis.key_prefix()),
-                uri = quoted(mongo.uri()),
-                database = quoted(mongo.database()),
+                url = quoted(&stores.redis_url),
+                prefix = quoted(&stores.key_prefix),
+                uri = quoted(&stores.mongo_uri),
+                database = quoted(&stores.database),
             )),
-            _ => yaml.push_str(
-                "message_queue:\n  provider: memory\n  auto_create_topics: false\n\
-                 metadata:\n  provider: memory\n",
-            ),
+            None => yaml.push_str(&format!(
+                "message_queue:\n  provider: memory\n  auto_create_topics: false\n{delay}\
+                 metadata:\n  provider: memory\n"
+            )),
         }
         fs::write(&self.config_path, yaml).expect("write the server config");
     }
