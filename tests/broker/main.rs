@@ -52,3 +52,10 @@ async fn a_restart_loses_no_acked_or_unacked_message() {
     let under_test = mq_tests::real_broker().await;
     scenarios::a_restart_loses_no_acked_or_unacked_message(&under_test).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_with_a_full_schedule_delivers_every_delayed_message_once() {
+    let under_test = mq_tests::real_broker().await;
+    scenarios::a_restart_with_a_full_schedule_delivers_every_delayed_message_once(&under_test)
+        .await;
+}

@@ -700,3 +700,40 @@ pub async fn scheduled_messages_can_be_cancelled_and_rescheduled(t: &BrokerUnder
         );
     }
 }
+
+pub async fn a_restart_with_a_full_schedule_delivers_every_delayed_message_once(
+    t: &BrokerUnderTest,
+) {
+    const TOTAL: usize = 100_000;
+    let b = &t.broker;
+    topic(b, "backlog", 4).await;
+    group(b, "backlog", "g", DeliveryMode::Shared, 60_000, 10_000).await;
+    // Due a few seconds out, so most are still scheduled when the broker stops.
+    let due = chrono::Utc::now() + chrono::Duration::seconds(8);
+    for chunk in 0..TOTAL / 1000 {
+        let batch = (0..1000)
+            .map(|i| OutgoingMessage::new(format!("d{}", chunk * 1000 + i)).deliver_at(due))
+            .collect();
+        b.publish_batch("backlog", batch).await.unwrap();
+    }
+    let waiting = b.scheduled_counts("backlog").await.unwrap().scheduled;
+    assert!(waiting >= (TOTAL / 2) as u64, "most are still scheduled at the stop: {waiting}");
+    b.shutdown().await;
+
+    let reopened = Broker::open(t.config.as_ref().unwrap()).await.unwrap();
+    let mut seen = BTreeSet::new();
+    let mut duplicates = 0;
+    let started = Instant::now();
+    while seen.len() < TOTAL && started.elapsed() < Duration::from_secs(120) {
+        let got = reopened.fetch(&fetch_req("backlog", "g", "c", 1000, 1000)).await.unwrap();
+        for m in &got {
+            if !seen.insert(text(m)) {
+                duplicates += 1;
+            }
+        }
+        ack_all(&reopened, "backlog", "g", &got).await;
+    }
+    assert_eq!((seen.len(), duplicates), (TOTAL, 0), "every scheduled message delivered, once");
+    assert_eq!(reopened.scheduled_counts("backlog").await.unwrap().scheduled, 0);
+    reopened.shutdown().await;
+}
