@@ -72,6 +72,8 @@ pub struct BrokerUnderTest {
     pub broker: Broker,
     /// The config it was opened with (Redis + MongoDB only), to reopen it as after a restart.
     pub config: Option<BrokerConfig>,
+    /// The in-memory stores behind it (memory only), for a second instance over the same data.
+    stores: Option<(mq_repo::MessageStores, MetadataStores)>,
     _servers: Option<(RedisServer, MongoServer)>,
 }
 
@@ -82,14 +84,32 @@ fn test_queue_config() -> MessageQueueConfig {
 
 /// A broker over the in-memory stores, its background tasks running. Call from a Tokio runtime.
 pub async fn memory_broker() -> BrokerUnderTest {
+    let messages = mq_repo::MessageStores::from_shared(Arc::new(MemoryMessageLog::default()));
+    let meta = MemoryMetadata::stores();
+    let broker = memory_instance(&messages, &meta);
+    BrokerUnderTest { broker, config: None, stores: Some((messages, meta)), _servers: None }
+}
+
+fn memory_instance(messages: &mq_repo::MessageStores, meta: &MetadataStores) -> Broker {
     let broker = Broker::new(
-        mq_repo::MessageStores::from_shared(Arc::new(MemoryMessageLog::default())),
-        MemoryMetadata::stores(),
+        messages.clone(),
+        meta.clone(),
         test_queue_config(),
         Arc::new(mq_model::SystemClock),
     );
     broker.start_background();
-    BrokerUnderTest { broker, config: None, _servers: None }
+    broker
+}
+
+impl BrokerUnderTest {
+    /// Another broker instance over the same stores, as a second server process would be.
+    pub async fn second_instance(&self) -> Broker {
+        match (&self.config, &self.stores) {
+            (Some(config), _) => Broker::open(config).await.expect("open a second instance"),
+            (None, Some((messages, meta))) => memory_instance(messages, meta),
+            (None, None) => unreachable!("a broker under test has a config or in-memory stores"),
+        }
+    }
 }
 
 /// A broker opened from config over a real Redis and a real MongoDB-wire server.
@@ -105,5 +125,5 @@ pub async fn real_broker() -> BrokerUnderTest {
         mongodb: mongo.config(),
     };
     let broker = Broker::open(&config).await.expect("open the broker on Redis + MongoDB");
-    BrokerUnderTest { broker, config: Some(config), _servers: Some((redis, mongo)) }
+    BrokerUnderTest { broker, config: Some(config), stores: None, _servers: Some((redis, mongo)) }
 }

@@ -45,6 +45,7 @@ broker_scenarios!(
     consumers_view_shows_assignment_and_lag,
     delayed_messages_wait_then_arrive_once,
     scheduled_messages_can_be_cancelled_and_rescheduled,
+    a_group_deleted_elsewhere_is_not_brought_back,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

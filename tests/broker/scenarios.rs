@@ -737,3 +737,22 @@ pub async fn a_restart_with_a_full_schedule_delivers_every_delayed_message_once(
     assert_eq!(reopened.scheduled_counts("backlog").await.unwrap().scheduled, 0);
     reopened.shutdown().await;
 }
+
+pub async fn a_group_deleted_elsewhere_is_not_brought_back(t: &BrokerUnderTest) {
+    let a = &t.broker;
+    let b = t.second_instance().await;
+    topic(a, "shared-state", 2).await;
+    group(a, "shared-state", "g", DeliveryMode::Shared, 30_000, 10_000).await;
+    publish_n(a, "shared-state", 4).await;
+    // b reads (and caches) the group, then a deletes it.
+    assert_eq!(fetch(&b, "shared-state", "g", "c", 1).await.len(), 1);
+    a.delete_group("shared-state", "g").await.unwrap();
+    // Within b's cache window its fetch finds the log group gone and must not recreate it.
+    let err = b.fetch(&fetch_req("shared-state", "g", "c", 10, 0)).await.unwrap_err();
+    assert!(matches!(err, BrokerError::GroupNotFound { .. }), "{err:?}");
+    for partition in 0..2 {
+        let lag = a.message_log().group_lag("shared-state", partition, "g").await;
+        assert!(lag.is_err(), "partition {partition}: the deleted group came back in the log");
+    }
+    b.shutdown().await;
+}

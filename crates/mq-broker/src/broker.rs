@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use mq_delay::DelayScheduler;
-use mq_model::{Clock, SystemClock, Topic};
+use mq_model::{Clock, ConsumerGroup, SystemClock, Topic};
 use mq_repo::{
     open_message_stores, open_metadata, MessageLog, MessageStores, MetadataStores, ScheduleStore,
 };
@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 use crate::config::{BrokerConfig, MessageQueueConfig};
 use crate::{BrokerError, BrokerResult};
 
-/// How long a topic read from the metadata store is trusted before it is read again. Other
-/// broker instances' topic changes become visible within this time.
+/// How long a topic or group read from the metadata store is trusted before it is read again.
+/// Other broker instances' changes become visible within this time.
 const TOPIC_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// The broker. Cheap to clone: clones share stores, caches and background tasks.
@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
     topics: Mutex<HashMap<String, (Topic, Instant)>>,
+    /// Groups by (topic, group id), read at most once per TTL: every fetch and ack needs one.
+    groups: Mutex<HashMap<(String, String), (ConsumerGroup, Instant)>>,
     /// Round-robin position for messages without a key.
     pub(crate) next_partition: AtomicU64,
     /// Rotates the partition a shared-mode fetch starts with, so no partition starves.
@@ -83,6 +85,7 @@ impl Broker {
                 cfg,
                 clock,
                 topics: Mutex::default(),
+                groups: Mutex::default(),
                 next_partition: AtomicU64::new(0),
                 next_fetch_start: AtomicU64::new(0),
                 published,
@@ -182,5 +185,36 @@ impl Broker {
 
     pub(crate) fn forget_topic(&self, name: &str) {
         lock(&self.inner.topics).remove(name);
+        lock(&self.inner.groups).retain(|(topic, _), _| topic != name);
+    }
+
+    /// The group, from the cache when fresh, or `GroupNotFound`.
+    pub(crate) async fn existing_group(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> BrokerResult<ConsumerGroup> {
+        let key = (topic.to_owned(), group.to_owned());
+        if let Some((found, at)) = lock(&self.inner.groups).get(&key) {
+            if at.elapsed() < TOPIC_CACHE_TTL {
+                return Ok(found.clone());
+            }
+        }
+        let found = self.inner.meta.groups.get(topic, group).await?;
+        let mut cache = lock(&self.inner.groups);
+        match found {
+            Some(found) => {
+                cache.insert(key, (found.clone(), Instant::now()));
+                Ok(found)
+            }
+            None => {
+                cache.remove(&key);
+                Err(BrokerError::group_not_found(topic, group))
+            }
+        }
+    }
+
+    pub(crate) fn forget_group(&self, topic: &str, group: &str) {
+        lock(&self.inner.groups).remove(&(topic.to_owned(), group.to_owned()));
     }
 }

@@ -182,7 +182,7 @@ impl Broker {
         mq_model::validate_client_id("consumerId", &request.consumer_id)?;
         self.refuse_if_shutting_down()?;
         let topic = self.existing_topic(&request.topic_name).await?;
-        let group = self.get_group(&topic.name, &request.group_id).await?;
+        let group = self.existing_group(&topic.name, &request.group_id).await?;
         let deadline = tokio::time::Instant::now() + request.wait;
         let mut shutdown = self.shutdown_signal();
         loop {
@@ -328,6 +328,10 @@ impl Broker {
     {
         match call().await {
             Err(RepoError::NotFound { .. }) => {
+                // Only for a group that still exists: the cached copy may be up to a second
+                // old, and a group deleted meanwhile must not come back in the log.
+                self.forget_group(&topic.name, &group.group_id);
+                self.get_group(&topic.name, &group.group_id).await?;
                 tracing::warn!(topic = %topic.name, group = %group.group_id, partition, "log group missing; recreating it");
                 match self
                     .inner
@@ -391,7 +395,7 @@ impl Broker {
     ) -> BrokerResult<BTreeMap<u32, Vec<(u64, u32)>>> {
         // Unknown topics and groups first: they are the likelier mistake to report.
         let partitions = self.existing_topic(topic).await?.partitions;
-        self.get_group(topic, group).await?;
+        self.existing_group(topic, group).await?;
         if receipts.is_empty() || receipts.len() > MAX_FETCH {
             return Err(BrokerError::invalid(
                 "receipts",

@@ -147,6 +147,7 @@ impl Broker {
         let partitions = self.existing_topic(topic).await?.partitions;
         let found = self.get_group(topic, group).await?;
         self.remove_group(topic, &found.group_id, partitions).await?;
+        self.forget_group(topic, group);
         tracing::info!(topic = %topic, group = %group, "consumer group deleted");
         Ok(())
     }
