@@ -199,13 +199,8 @@ impl RedisMessageLog {
         args: Vec<Value>,
         group: &str,
     ) -> RepoResult<Vec<Delivery>> {
-        let claimed =
-            self.run_raw(op, async { script.run(&self.pool, vec![stream], args).await }).await?;
-        match claimed {
-            Ok(reply) => reply::claimed(reply),
-            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
-            Err(error) => Err(RepoError::redis(op)(error)),
-        }
+        let reply = self.run_in_group(op, group, script.run(&self.pool, vec![stream], args));
+        reply::claimed(reply.await?)
     }
 
     /// `settle.lua` in `mode` (`ack` or `release`) for deliveries given as (offset, count).
@@ -242,6 +237,21 @@ impl RedisMessageLog {
     ) -> RepoResult<T> {
         bounded(Backend::Redis, op, self.timeout, async { fut.await.map_err(RepoError::redis(op)) })
             .await
+    }
+
+    /// Like [`run`](Self::run) for a command on a consumer group: NOGROUP (the group or its
+    /// stream does not exist) becomes `NotFound`.
+    async fn run_in_group<T>(
+        &self,
+        op: &'static str,
+        group: &str,
+        fut: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> RepoResult<T> {
+        match self.run_raw(op, fut).await? {
+            Ok(reply) => Ok(reply),
+            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
+            Err(error) => Err(RepoError::redis(op)(error)),
+        }
     }
 
     /// Like [`run`](Self::run) but hands back the client's error, for callers that map some
@@ -417,7 +427,7 @@ impl MessageLog for RedisMessageLog {
         }
         let keys = self.keys(topic, partition);
         let read = self
-            .run_raw("read group", async {
+            .run_in_group("read group", group, async {
                 // No BLOCK: waiting for records is the broker's business, and a blocked
                 // connection would stall every other command pipelined on it.
                 self.pool
@@ -433,11 +443,7 @@ impl MessageLog for RedisMessageLog {
                     .await
             })
             .await?;
-        match read {
-            Ok(reply) => reply::group_read(reply),
-            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
-            Err(error) => Err(RepoError::redis("read group")(error)),
-        }
+        reply::group_read(read)
     }
 
     async fn ack(
@@ -469,17 +475,13 @@ impl MessageLog for RedisMessageLog {
         }
         let keys = self.keys(topic, partition);
         let listed = self
-            .run_raw("pending", async {
+            .run_in_group("pending", group, async {
                 self.pool
                     .xpending::<Value, _, _, _>(keys.stream, group, ("-", "+", count(limit)))
                     .await
             })
             .await?;
-        match listed {
-            Ok(reply) => reply::pending(reply),
-            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
-            Err(error) => Err(RepoError::redis("pending")(error)),
-        }
+        reply::pending(listed)
     }
 
     async fn claim_idle(
