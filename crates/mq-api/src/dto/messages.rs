@@ -129,31 +129,16 @@ fn status(p: &Published) -> &'static str {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PublishedOut {
-    message_id: String,
+    /// The fields a batch result has; a single send adds only its topic.
+    #[serde(flatten)]
+    result: BatchResult,
     topic_name: String,
-    partition: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<DateTime<Utc>>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deliver_at: Option<DateTime<Utc>>,
 }
 
 impl From<Published> for PublishedOut {
     fn from(p: Published) -> Self {
         let topic_name = p.topic_name.clone();
-        let result = BatchResult::from(p);
-        Self {
-            message_id: result.message_id,
-            topic_name,
-            partition: result.partition,
-            offset: result.offset,
-            timestamp: result.timestamp,
-            status: result.status,
-            deliver_at: result.deliver_at,
-        }
+        Self { result: BatchResult::from(p), topic_name }
     }
 }
 
