@@ -3,17 +3,18 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod retries;
 mod scenarios;
 
 /// Runs each scenario against both backends.
 macro_rules! broker_scenarios {
-    ($($test:ident),* $(,)?) => {
+    ($module:ident: $($test:ident),* $(,)?) => {
         mod memory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
                     let under_test = mq_tests::memory_broker().await;
-                    crate::scenarios::$test(&under_test).await;
+                    crate::$module::$test(&under_test).await;
                 }
             )*
         }
@@ -22,7 +23,7 @@ macro_rules! broker_scenarios {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
                     let under_test = mq_tests::real_broker().await;
-                    crate::scenarios::$test(&under_test).await;
+                    crate::$module::$test(&under_test).await;
                 }
             )*
         }
@@ -30,6 +31,7 @@ macro_rules! broker_scenarios {
 }
 
 broker_scenarios!(
+    scenarios:
     publish_routes_by_key_and_round_robin,
     message_size_and_batch_limits_are_all_or_nothing,
     topic_lifecycle_and_errors,
@@ -47,6 +49,98 @@ broker_scenarios!(
     scheduled_messages_can_be_cancelled_and_rescheduled,
     a_group_deleted_elsewhere_is_not_brought_back,
 );
+
+mod retry {
+    broker_scenarios!(
+        retries:
+        a_failing_handler_dead_letters_after_its_retries_with_backoff,
+        an_ack_timeout_is_a_failed_attempt,
+        a_poison_message_blocks_only_its_partition_and_keeps_key_order,
+        dead_letters_go_back_to_their_group_once,
+        a_paced_retry_spreads_redeliveries,
+        handlers_and_nacks_choose_how_to_retry,
+        dead_letters_can_be_deleted_and_purged,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_mid_backoff_keeps_the_message_and_its_count() {
+    let under_test = mq_tests::real_broker().await;
+    retries::a_restart_mid_backoff_keeps_the_message_and_its_count(&under_test).await;
+}
+
+/// The backoff schedule, step by step on a manual clock: each retry comes exactly when its
+/// backoff has passed, not a millisecond earlier.
+#[tokio::test]
+async fn retries_follow_the_backoff_schedule_on_a_manual_clock() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mq_broker::{Broker, FetchRequest, GroupSpec, MessageQueueConfig, Nack, OutgoingMessage};
+    use mq_model::{ManualClock, RetryPolicy, StartFrom};
+    use mq_repo::{MemoryMessageLog, MemoryMetadata, MessageStores};
+
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let messages = MessageStores::from_shared(Arc::new(MemoryMessageLog::new(clock.clone())));
+    let b = Broker::new(
+        messages,
+        MemoryMetadata::stores(),
+        MessageQueueConfig::default(),
+        clock.clone(),
+    );
+    b.create_topic(b.topic_defaults("clocked"), "test").await.unwrap();
+    let policy = RetryPolicy {
+        max_retries: 4,
+        initial_backoff_ms: 1_000,
+        multiplier: 3.0,
+        max_backoff_ms: 5_000,
+        ..RetryPolicy::default()
+    };
+    let spec = GroupSpec {
+        start_from: StartFrom::Earliest,
+        retry_policy: policy,
+        ..GroupSpec::new("clocked", "g")
+    };
+    b.create_group(spec).await.unwrap();
+    b.publish("clocked", OutgoingMessage::new("job")).await.unwrap();
+    let fetch = || async {
+        let request = FetchRequest {
+            topic_name: "clocked".into(),
+            group_id: "g".into(),
+            consumer_id: "c".into(),
+            max_messages: 10,
+            wait: Duration::ZERO,
+        };
+        b.fetch(&request).await.unwrap()
+    };
+    let mut got = fetch().await;
+    // 1 s, 3 s, then capped at 5 s.
+    for (delivery, backoff) in [(1, 1_000), (2, 3_000), (3, 5_000), (4, 5_000)] {
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].delivery_count, delivery);
+        let receipts = vec![got[0].receipt.clone()];
+        b.nack("clocked", "g", &receipts, &Nack::because(format!("fail {delivery}")))
+            .await
+            .unwrap();
+        clock.advance_ms(backoff - 1);
+        assert!(fetch().await.is_empty(), "retry {delivery} came before its {backoff} ms backoff");
+        clock.advance_ms(1);
+        got = fetch().await;
+    }
+    assert_eq!(got[0].delivery_count, 5, "maxRetries 4: five deliveries");
+    let receipts = vec![got[0].receipt.clone()];
+    b.nack("clocked", "g", &receipts, &Nack::because("fail 5")).await.unwrap();
+    clock.advance_ms(3_600_000);
+    assert!(fetch().await.is_empty(), "dead-lettered, never delivered again");
+    let dead = b.list_dead_letters(&Default::default(), mq_model::Page::new(1, 10)).await.unwrap();
+    assert_eq!(dead.total, 1);
+    let at: Vec<i64> = dead.items[0]
+        .attempts
+        .iter()
+        .map(|a| a.failed_at.timestamp_millis() - 1_800_000_000_000)
+        .collect();
+    assert_eq!(at, [0, 1_000, 4_000, 9_000, 14_000], "each failure at its step of the schedule");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_loses_no_acked_or_unacked_message() {

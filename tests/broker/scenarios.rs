@@ -6,14 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mq_broker::{
-    Broker, BrokerError, Delay, FetchRequest, GroupSpec, OutgoingMessage, ReceivedMessage,
+    Broker, BrokerError, Delay, FetchRequest, GroupSpec, Nack, OutgoingMessage, ReceivedMessage,
     SubscribeOptions, TopicUpdate,
 };
-use mq_model::{ConsumerStatus, DeliveryMode, MessageType, Page, StartFrom, TopicConfig};
+use mq_model::{
+    ConsumerStatus, DeliveryMode, MessageType, Page, RetryPolicy, StartFrom, TopicConfig,
+};
 use mq_repo::TopicFilter;
 use mq_tests::BrokerUnderTest;
 
-async fn topic(broker: &Broker, name: &str, partitions: u32) {
+pub(crate) async fn topic(broker: &Broker, name: &str, partitions: u32) {
     let cfg = TopicConfig { partitions, ..broker.topic_defaults(name) };
     broker.create_topic(cfg, "test").await.unwrap();
 }
@@ -31,12 +33,21 @@ async fn group(
         delivery_mode: mode,
         ack_timeout_ms,
         session_timeout_ms,
+        // No backoff: a failed delivery is available again at once, so these scenarios are
+        // about delivery, not retry pacing (which `retries.rs` covers).
+        retry_policy: RetryPolicy { initial_backoff_ms: 0, ..RetryPolicy::default() },
         ..GroupSpec::new(topic, id)
     };
     broker.create_group(spec).await.unwrap();
 }
 
-fn fetch_req(topic: &str, group: &str, consumer: &str, max: usize, wait_ms: u64) -> FetchRequest {
+pub(crate) fn fetch_req(
+    topic: &str,
+    group: &str,
+    consumer: &str,
+    max: usize,
+    wait_ms: u64,
+) -> FetchRequest {
     FetchRequest {
         topic_name: topic.into(),
         group_id: group.into(),
@@ -46,7 +57,7 @@ fn fetch_req(topic: &str, group: &str, consumer: &str, max: usize, wait_ms: u64)
     }
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     broker: &Broker,
     topic: &str,
     group: &str,
@@ -56,7 +67,12 @@ async fn fetch(
     broker.fetch(&fetch_req(topic, group, consumer, max, 0)).await.unwrap()
 }
 
-async fn ack_all(broker: &Broker, topic: &str, group: &str, messages: &[ReceivedMessage]) -> u64 {
+pub(crate) async fn ack_all(
+    broker: &Broker,
+    topic: &str,
+    group: &str,
+    messages: &[ReceivedMessage],
+) -> u64 {
     if messages.is_empty() {
         return 0;
     }
@@ -64,14 +80,14 @@ async fn ack_all(broker: &Broker, topic: &str, group: &str, messages: &[Received
     broker.ack(topic, group, &receipts).await.unwrap()
 }
 
-async fn publish_n(broker: &Broker, topic: &str, n: usize) {
+pub(crate) async fn publish_n(broker: &Broker, topic: &str, n: usize) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let batch = chunk.iter().map(|i| OutgoingMessage::new(format!("m{i}"))).collect();
         broker.publish_batch(topic, batch).await.unwrap();
     }
 }
 
-fn text(m: &ReceivedMessage) -> String {
+pub(crate) fn text(m: &ReceivedMessage) -> String {
     String::from_utf8(m.message.value.clone()).unwrap()
 }
 
@@ -311,14 +327,14 @@ pub async fn nack_makes_a_message_available_at_once(t: &BrokerUnderTest) {
     publish_n(b, "flaky", 1).await;
     let got = fetch(b, "flaky", "g", "c1", 1).await;
     let receipts = vec![got[0].receipt.clone()];
-    assert_eq!(b.nack("flaky", "g", &receipts, Some("boom")).await.unwrap(), 1);
+    assert_eq!(b.nack("flaky", "g", &receipts, &Nack::because("boom")).await.unwrap(), 1);
     let again = fetch(b, "flaky", "g", "c2", 1).await;
     assert_eq!(again.len(), 1, "no need to wait for the 60 s ack timeout");
     assert_eq!(
         (again[0].message.message_id.as_str(), again[0].delivery_count),
         (got[0].message.message_id.as_str(), 2)
     );
-    let stale = b.nack("flaky", "g", &receipts, None).await.unwrap();
+    let stale = b.nack("flaky", "g", &receipts, &Nack::default()).await.unwrap();
     assert_eq!(stale, 0, "a stale nack releases nothing");
     assert!(fetch(b, "flaky", "g", "c3", 1).await.is_empty(), "c2 keeps its delivery");
 }

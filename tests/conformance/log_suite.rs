@@ -1,11 +1,12 @@
-//! The message-log suite: offsets, consumer groups, pending lists, claims, lag, trimming.
+//! The message-log suite: offsets, consumer groups, pending lists, claims, failed deliveries
+//! and their retries, lag, trimming.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mq_model::MessageType;
-use mq_repo::{MessageLog, NewRecord, RepoError, StartPosition};
+use mq_repo::{Failure, MessageLog, NewRecord, RepoError, StartPosition};
 
 type Log = Arc<dyn MessageLog>;
 
@@ -209,6 +210,16 @@ pub async fn unknown_group_is_not_found(log: Log) {
     let err = log.pending(T, 0, "ghost", 10).await.unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
     assert_eq!(log.ack(T, 0, "ghost", &[0]).await.unwrap(), 0, "acking in no group acks nothing");
+    for max in [0, 10] {
+        for topic in [T, "no-such-topic"] {
+            let err = log.redeliver(topic, 0, "ghost", "c", NOW, HOUR, max).await.unwrap_err();
+            assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
+        }
+    }
+    let failed = log.fail(T, 0, "ghost", &[failure(0, 1, NOW, "x")]).await.unwrap();
+    assert_eq!(failed, 0, "failing in no group records nothing");
+    assert_eq!(log.fail("no-such-topic", 0, "ghost", &[failure(0, 1, NOW, "x")]).await.unwrap(), 0);
+    assert!(log.attempts(T, 0, "ghost", 0).await.unwrap().is_empty());
 }
 
 pub async fn pending_shows_unacked_entries_until_acked(log: Log) {
@@ -224,34 +235,6 @@ pub async fn pending_shows_unacked_entries_until_acked(log: Log) {
     assert_eq!(offsets(pending.iter().map(|p| p.offset)), vec![1]);
     assert_eq!(log.ack(T, 0, "g", &[0, 2]).await.unwrap(), 0, "acking twice counts nothing");
     assert_eq!(log.pending(T, 0, "g", 0).await.unwrap().len(), 0);
-}
-
-pub async fn claim_moves_idle_entries_and_counts_deliveries(log: Log) {
-    append_n(&log, 0, 3).await;
-    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
-    log.read_group(T, 0, "g", "c1", 2).await.unwrap();
-
-    let too_soon = log.claim_idle(T, 0, "g", "c2", Duration::from_secs(3600), 10).await.unwrap();
-    assert!(too_soon.is_empty(), "nothing has been idle for an hour");
-
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let claimed = log.claim_idle(T, 0, "g", "c2", Duration::from_millis(20), 10).await.unwrap();
-    assert_eq!(offsets(claimed.iter().map(|d| d.record.offset)), vec![0, 1]);
-    assert!(claimed.iter().all(|d| d.delivery_count == 2));
-    assert_eq!(claimed[0].record.message_id, "m0");
-
-    let pending = log.pending(T, 0, "g", 10).await.unwrap();
-    assert!(pending.iter().all(|p| p.consumer == "c2" && p.delivery_count == 2), "{pending:?}");
-    assert!(pending.iter().all(|p| p.idle_ms < 3_600_000));
-
-    // `max` bounds a claim.
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let one = log.claim_idle(T, 0, "g", "c3", Duration::from_millis(20), 1).await.unwrap();
-    assert_eq!(offsets(one.iter().map(|d| d.record.offset)), vec![0]);
-    assert_eq!(one[0].delivery_count, 3);
-
-    assert_eq!(log.ack(T, 0, "g", &[0, 1]).await.unwrap(), 2);
-    assert!(log.pending(T, 0, "g", 10).await.unwrap().is_empty());
 }
 
 pub async fn lag_is_end_minus_next_offset(log: Log) {
@@ -379,39 +362,11 @@ pub async fn claim_by_offset_takes_over_at_once(log: Log) {
     }
 }
 
-pub async fn release_makes_entries_claimable_at_once(log: Log) {
-    append_n(&log, 0, 3).await;
-    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
-    log.read_group(T, 0, "g", "c1", 3).await.unwrap();
-
-    let released = log.release(T, 0, "g", &[(1, 1), (2, 1), (7, 1), (2, 1)]).await.unwrap();
-    assert_eq!(released, 2, "only pending entries count, once");
-    let pending = log.pending(T, 0, "g", 10).await.unwrap();
-    assert!(
-        pending.iter().all(|p| p.consumer == "c1" && p.delivery_count == 1),
-        "holder and count unchanged: {pending:?}"
-    );
-    assert!(pending[1].idle_ms >= 3_600_000, "a released entry looks long idle");
-
-    // Claimable by a consumer that waits an hour for idle entries, without any waiting.
-    let again = log.claim_idle(T, 0, "g", "c2", Duration::from_secs(3600), 10).await.unwrap();
-    assert_eq!(offsets(again.iter().map(|d| d.record.offset)), vec![1, 2]);
-    assert!(again.iter().all(|d| d.delivery_count == 2));
-
-    // A late nack of the first delivery leaves the second, now with c2, alone.
-    assert_eq!(log.release(T, 0, "g", &[(1, 1)]).await.unwrap(), 0, "stale delivery count");
-    let stale = log.claim_idle(T, 0, "g", "c3", Duration::from_secs(3600), 10).await.unwrap();
-    assert!(stale.is_empty(), "nothing was released: {stale:?}");
-    assert_eq!(log.release(T, 0, "g", &[(1, 2)]).await.unwrap(), 1, "the current delivery");
-    assert_eq!(log.release(T, 0, "ghost", &[(0, 1)]).await.unwrap(), 0);
-}
-
 pub async fn ack_deliveries_settles_only_the_current_delivery(log: Log) {
     append_n(&log, 0, 3).await;
     log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
     log.read_group(T, 0, "g", "c1", 3).await.unwrap();
-    log.release(T, 0, "g", &[(0, 1)]).await.unwrap();
-    let again = log.claim_idle(T, 0, "g", "c2", Duration::from_secs(3600), 1).await.unwrap();
+    let again = log.claim(T, 0, "g", "c2", &[0]).await.unwrap();
     assert_eq!((again[0].record.offset, again[0].delivery_count), (0, 2));
 
     // (0, 1) is the first delivery's: stale. (1, 1) and (2, 1) are current; (9, 1) never was.
@@ -424,4 +379,305 @@ pub async fn ack_deliveries_settles_only_the_current_delivery(log: Log) {
     assert!(log.pending(T, 0, "g", 10).await.unwrap().is_empty());
     assert_eq!(log.ack_deliveries(T, 0, "ghost", &[(0, 1)]).await.unwrap(), 0);
     assert_eq!(log.ack_deliveries(T, 0, "g", &[]).await.unwrap(), 0);
+}
+
+/// Retry times in these tests are relative to this "now", which `redeliver` takes from its
+/// caller; idle times and ack timeouts run on the store's own clock.
+const NOW: i64 = 1_700_000_000_000;
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn failure(offset: u64, delivery_count: u32, retry_at_ms: i64, reason: &str) -> Failure {
+    Failure {
+        offset,
+        delivery_count,
+        failed_at_ms: NOW - 10 + i64::from(delivery_count),
+        retry_at_ms,
+        reason: reason.into(),
+    }
+}
+
+/// (offset, holder, delivery count, retry time) of every pending record.
+async fn pending_states(log: &Log) -> Vec<(u64, String, u32, Option<i64>)> {
+    let pending = log.pending(T, 0, "g", 1000).await.unwrap();
+    pending.into_iter().map(|p| (p.offset, p.consumer, p.delivery_count, p.retry_at_ms)).collect()
+}
+
+fn state(
+    offset: u64,
+    holder: &str,
+    count: u32,
+    retry_at: Option<i64>,
+) -> (u64, String, u32, Option<i64>) {
+    (offset, holder.into(), count, retry_at)
+}
+
+/// A partition of `n` records all delivered once to `c1` in group `g`.
+async fn delivered(log: &Log, n: usize) {
+    append_n(log, 0, n).await;
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    assert_eq!(log.read_group(T, 0, "g", "c1", n).await.unwrap().len(), n);
+}
+
+pub async fn failed_records_are_redelivered_when_their_retry_time_comes(log: Log) {
+    delivered(&log, 3).await;
+    let failed = log
+        .fail(T, 0, "g", &[failure(0, 1, NOW + 1000, "boom"), failure(1, 1, NOW + 500, "bang")])
+        .await
+        .unwrap();
+    assert_eq!(failed, 2);
+    assert_eq!(
+        pending_states(&log).await,
+        [
+            state(0, "c1", 1, Some(NOW + 1000)),
+            state(1, "c1", 1, Some(NOW + 500)),
+            state(2, "c1", 1, None)
+        ],
+        "waiting records keep their holder and count"
+    );
+
+    let early = log.redeliver(T, 0, "g", "c2", NOW + 499, HOUR, 10).await.unwrap();
+    assert!(early.deliveries.is_empty() && early.expired.is_empty(), "{early:?}");
+
+    let due = log.redeliver(T, 0, "g", "c2", NOW + 500, HOUR, 10).await.unwrap();
+    assert_eq!(offsets(due.deliveries.iter().map(|d| d.record.offset)), vec![1], "at its time");
+    assert_eq!(due.deliveries[0].delivery_count, 2);
+    assert_eq!(due.deliveries[0].record.message_id, "m1");
+    assert!(due.expired.is_empty());
+    assert_eq!(
+        pending_states(&log).await,
+        [state(0, "c1", 1, Some(NOW + 1000)), state(1, "c2", 2, None), state(2, "c1", 1, None)]
+    );
+    let again = log.redeliver(T, 0, "g", "c2", NOW + 500, HOUR, 10).await.unwrap();
+    assert!(again.deliveries.is_empty(), "delivered once: {again:?}");
+
+    // Both due, the later offset's retry time first: `max` takes the lowest offsets.
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 2, NOW + 100, "again")]).await.unwrap(), 1);
+    let first = log.redeliver(T, 0, "g", "c3", NOW + 5000, HOUR, 1).await.unwrap();
+    assert_eq!(offsets(first.deliveries.iter().map(|d| d.record.offset)), vec![0]);
+    assert_eq!(first.deliveries[0].delivery_count, 2);
+    let second = log.redeliver(T, 0, "g", "c3", NOW + 5000, HOUR, 1).await.unwrap();
+    assert_eq!(offsets(second.deliveries.iter().map(|d| d.record.offset)), vec![1]);
+    assert_eq!(second.deliveries[0].delivery_count, 3);
+    assert!(log
+        .redeliver(T, 0, "g", "c3", NOW + 5000, HOUR, 0)
+        .await
+        .unwrap()
+        .deliveries
+        .is_empty());
+    assert_eq!(
+        pending_states(&log).await,
+        [state(0, "c3", 2, None), state(1, "c3", 3, None), state(2, "c1", 1, None)]
+    );
+}
+
+pub async fn fail_applies_only_to_the_current_in_flight_delivery(log: Log) {
+    delivered(&log, 3).await;
+    assert_eq!(
+        log.fail(T, 0, "g", &[failure(0, 2, NOW, "stale")]).await.unwrap(),
+        0,
+        "wrong count"
+    );
+    assert_eq!(
+        log.fail(T, 0, "g", &[failure(7, 1, NOW, "never")]).await.unwrap(),
+        0,
+        "not pending"
+    );
+    assert_eq!(log.fail(T, 0, "g", &[]).await.unwrap(), 0);
+
+    // A repeated offset counts once, with its first failure.
+    let repeated = [failure(0, 1, NOW + 1, "first"), failure(0, 1, NOW + 2, "second")];
+    assert_eq!(log.fail(T, 0, "g", &repeated).await.unwrap(), 1);
+    let attempts = log.attempts(T, 0, "g", 0).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].reason, "first");
+    assert_eq!(pending_states(&log).await[0], state(0, "c1", 1, Some(NOW + 1)));
+
+    // Already waiting: a second failure of the same delivery changes nothing.
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 1, NOW + 9, "dup")]).await.unwrap(), 0);
+    assert_eq!(log.attempts(T, 0, "g", 0).await.unwrap().len(), 1);
+    assert_eq!(pending_states(&log).await[0], state(0, "c1", 1, Some(NOW + 1)));
+
+    // Once delivered again, a late failure of the earlier delivery is stale too.
+    let due = log.redeliver(T, 0, "g", "c2", NOW + 1, HOUR, 10).await.unwrap();
+    assert_eq!(due.deliveries.len(), 1);
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 1, NOW, "late")]).await.unwrap(), 0);
+    let mixed = [failure(0, 2, NOW + 3, "current"), failure(1, 9, NOW, "stale")];
+    assert_eq!(log.fail(T, 0, "g", &mixed).await.unwrap(), 1);
+}
+
+pub async fn attempts_accumulate_until_the_record_is_settled(log: Log) {
+    delivered(&log, 3).await;
+    assert!(log.attempts(T, 0, "g", 0).await.unwrap().is_empty(), "no failure yet");
+    let odd = "line one\nline two \"quoted\" {\"json\": [1]} \\ / ünïcødé 🚀\t\u{0}end";
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 1, NOW, "timeout")]).await.unwrap(), 1);
+    log.redeliver(T, 0, "g", "c2", NOW, HOUR, 10).await.unwrap();
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 2, NOW, odd)]).await.unwrap(), 1);
+    log.redeliver(T, 0, "g", "c3", NOW, HOUR, 10).await.unwrap();
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 3, NOW, "")]).await.unwrap(), 1);
+
+    let attempts = log.attempts(T, 0, "g", 0).await.unwrap();
+    let seen: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.delivery_count, a.failed_at_ms, a.consumer.as_str(), a.reason.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, NOW - 9, "c1", "timeout"), (2, NOW - 8, "c2", odd), (3, NOW - 7, "c3", "")],
+        "oldest first, each with the holder of the failed delivery"
+    );
+    assert!(log.attempts(T, 0, "g", 1).await.unwrap().is_empty(), "other records have none");
+    assert!(log.attempts(T, 0, "g", 99).await.unwrap().is_empty());
+
+    // Settling a waiting record, by receipt or by offset, ends its wait and its history.
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 1, NOW, "x")]).await.unwrap(), 1);
+    assert_eq!(log.ack_deliveries(T, 0, "g", &[(0, 2)]).await.unwrap(), 0, "stale receipt");
+    assert_eq!(log.ack_deliveries(T, 0, "g", &[(0, 3)]).await.unwrap(), 1, "waiting or not");
+    assert_eq!(log.ack(T, 0, "g", &[1]).await.unwrap(), 1);
+    for offset in [0, 1] {
+        assert!(log.attempts(T, 0, "g", offset).await.unwrap().is_empty(), "offset {offset}");
+    }
+    assert_eq!(pending_states(&log).await, [state(2, "c1", 1, None)]);
+    let later = log.redeliver(T, 0, "g", "c4", NOW + 1_000_000, HOUR, 10).await.unwrap();
+    assert!(later.deliveries.is_empty(), "nothing waits any longer: {later:?}");
+}
+
+pub async fn claim_skips_records_waiting_for_a_retry(log: Log) {
+    delivered(&log, 3).await;
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 1, NOW, "x")]).await.unwrap(), 1);
+    let taken = log.claim(T, 0, "g", "c2", &[0, 1, 2]).await.unwrap();
+    assert_eq!(offsets(taken.iter().map(|d| d.record.offset)), vec![0, 2]);
+    assert!(log.claim(T, 0, "g", "c2", &[1]).await.unwrap().is_empty());
+    assert_eq!(
+        pending_states(&log).await,
+        [state(0, "c2", 2, None), state(1, "c1", 1, Some(NOW)), state(2, "c2", 2, None)]
+    );
+    let due = log.redeliver(T, 0, "g", "c3", NOW, HOUR, 10).await.unwrap();
+    assert_eq!(offsets(due.deliveries.iter().map(|d| d.record.offset)), vec![1]);
+    assert_eq!(due.deliveries[0].delivery_count, 2);
+    assert_eq!(log.attempts(T, 0, "g", 1).await.unwrap().len(), 1, "a redelivery keeps history");
+}
+
+pub async fn redeliver_lists_in_flight_records_past_their_ack_timeout(log: Log) {
+    delivered(&log, 4).await;
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 1, NOW + 1000, "x")]).await.unwrap(), 1);
+    assert_eq!(log.ack(T, 0, "g", &[3]).await.unwrap(), 1);
+    let fresh = log.redeliver(T, 0, "g", "c2", NOW, HOUR, 10).await.unwrap();
+    assert!(fresh.expired.is_empty(), "nothing is an hour old: {fresh:?}");
+
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let timeout = Duration::from_millis(50);
+    let scan = log.redeliver(T, 0, "g", "c2", NOW, timeout, 10).await.unwrap();
+    assert!(scan.deliveries.is_empty());
+    let expired: Vec<_> =
+        scan.expired.iter().map(|p| (p.offset, p.consumer.as_str(), p.delivery_count)).collect();
+    assert_eq!(expired, [(0, "c1", 1), (2, "c1", 1)], "in flight only, in offset order");
+    assert!(scan.expired.iter().all(|p| p.idle_ms >= 50 && p.retry_at_ms.is_none()), "{scan:?}");
+
+    // Listed, not changed: the caller decides what happens to them.
+    let again = log.redeliver(T, 0, "g", "c2", NOW, timeout, 1).await.unwrap();
+    assert_eq!(offsets(again.expired.iter().map(|p| p.offset)), vec![0], "`max` bounds it");
+    assert_eq!(
+        pending_states(&log).await,
+        [state(0, "c1", 1, None), state(1, "c1", 1, Some(NOW + 1000)), state(2, "c1", 1, None)]
+    );
+
+    // Failing an expired delivery turns it into a retry; a redelivery starts a new timeout.
+    assert_eq!(log.fail(T, 0, "g", &[failure(0, 1, NOW, "ack timeout")]).await.unwrap(), 1);
+    let retried = log.redeliver(T, 0, "g", "c2", NOW, timeout, 10).await.unwrap();
+    assert_eq!(offsets(retried.deliveries.iter().map(|d| d.record.offset)), vec![0]);
+    assert_eq!(offsets(retried.expired.iter().map(|p| p.offset)), vec![2]);
+}
+
+pub async fn waiting_records_do_not_hide_expired_ones(log: Log) {
+    const WAITING: u64 = 150;
+    delivered(&log, WAITING as usize + 1).await;
+    let failures: Vec<_> = (0..WAITING).map(|o| failure(o, 1, NOW + 1000, "later")).collect();
+    assert_eq!(log.fail(T, 0, "g", &failures).await.unwrap(), WAITING);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+
+    // Every waiting record has been idle past the timeout, and all come before the expired
+    // one; still, a scan for one expired record finds it after at most a couple of calls.
+    let timeout = Duration::from_millis(50);
+    let mut found = Vec::new();
+    for _ in 0..3 {
+        let scan = log.redeliver(T, 0, "g", "c2", NOW, timeout, 1).await.unwrap();
+        assert!(scan.deliveries.is_empty());
+        found = scan.expired;
+        if !found.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(offsets(found.iter().map(|p| p.offset)), vec![WAITING], "{found:?}");
+    let waiting = pending_states(&log).await;
+    assert!(waiting[..WAITING as usize].iter().all(|s| s.3 == Some(NOW + 1000) && s.2 == 1));
+}
+
+pub async fn delete_group_drops_waiting_records_and_histories(log: Log) {
+    delivered(&log, 3).await;
+    let failures = [failure(0, 1, NOW, "x"), failure(1, 1, NOW, "y")];
+    assert_eq!(log.fail(T, 0, "g", &failures).await.unwrap(), 2);
+    assert!(log.delete_group(T, 0, "g").await.unwrap());
+
+    // A group of the same name starts afresh: nothing waits, no history.
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    assert!(log.attempts(T, 0, "g", 0).await.unwrap().is_empty());
+    let none = log.redeliver(T, 0, "g", "c2", NOW + 1_000_000, HOUR, 10).await.unwrap();
+    assert!(none.deliveries.is_empty(), "{none:?}");
+    let read = log.read_group(T, 0, "g", "c1", 10).await.unwrap();
+    assert_eq!(offsets(read.iter().map(|d| d.record.offset)), vec![0, 1, 2]);
+    assert_eq!(log.claim(T, 0, "g", "c2", &[0]).await.unwrap().len(), 1, "not waiting");
+    assert!(pending_states(&log).await.iter().all(|s| s.3.is_none()));
+    assert!(log.attempts(T, 0, "g", 0).await.unwrap().is_empty());
+
+    // So does one created again after its topic was deleted.
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 1, NOW, "z")]).await.unwrap(), 1);
+    log.delete_topic(T, 1).await.unwrap();
+    delivered(&log, 3).await;
+    assert!(log.attempts(T, 0, "g", 1).await.unwrap().is_empty());
+    assert!(pending_states(&log).await.iter().all(|s| s.3.is_none()));
+    let none = log.redeliver(T, 0, "g", "c2", NOW + 1_000_000, HOUR, 10).await.unwrap();
+    assert!(none.deliveries.is_empty(), "{none:?}");
+}
+
+pub async fn waiting_record_trimmed_away_is_dropped_on_redeliver(log: Log) {
+    append_n(&log, 0, 1).await;
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    let newer = log.append(T, 0, vec![rec("m1"), rec("m2")]).await.unwrap();
+    log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
+    log.read_group(T, 0, "g", "c1", 3).await.unwrap();
+    let failures = [failure(0, 1, NOW, "x"), failure(1, 1, NOW, "y")];
+    assert_eq!(log.fail(T, 0, "g", &failures).await.unwrap(), 2);
+    assert_eq!(log.trim_before(T, 0, newer[0].timestamp_ms).await.unwrap(), 1);
+
+    let due = log.redeliver(T, 0, "g", "c2", NOW, HOUR, 10).await.unwrap();
+    assert_eq!(offsets(due.deliveries.iter().map(|d| d.record.offset)), vec![1], "0 is gone");
+    assert!(log.attempts(T, 0, "g", 0).await.unwrap().is_empty());
+    assert_eq!(log.attempts(T, 0, "g", 1).await.unwrap().len(), 1);
+    assert_eq!(pending_states(&log).await, [state(1, "c2", 2, None), state(2, "c1", 1, None)]);
+    assert_eq!(log.group_lag(T, 0, "g").await.unwrap().pending, 2);
+}
+
+pub async fn deferred_records_come_back_with_the_same_count_and_no_attempt(log: Log) {
+    delivered(&log, 3).await;
+    assert_eq!(log.defer(T, 0, "g", &[(0, 2)], NOW).await.unwrap(), 0, "wrong count");
+    assert_eq!(log.defer(T, 0, "g", &[(9, 1)], NOW).await.unwrap(), 0, "not pending");
+    assert_eq!(log.defer(T, 0, "g", &[], NOW).await.unwrap(), 0);
+    assert_eq!(log.defer(T, 0, "g", &[(1, 1), (2, 1), (1, 1)], NOW + 5).await.unwrap(), 2);
+    let states = pending_states(&log).await;
+    assert_eq!(states[1], state(1, "c1", 0, Some(NOW + 5)), "count back by one, waiting");
+    assert_eq!(states[2], state(2, "c1", 0, Some(NOW + 5)));
+    assert!(log.attempts(T, 0, "g", 1).await.unwrap().is_empty(), "no failed attempt");
+    // Already waiting: neither a defer nor a fail applies again.
+    assert_eq!(log.defer(T, 0, "g", &[(1, 0)], NOW).await.unwrap(), 0);
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 0, NOW, "x")]).await.unwrap(), 0);
+    let early = log.redeliver(T, 0, "g", "c2", NOW + 4, HOUR, 10).await.unwrap();
+    assert!(early.deliveries.is_empty(), "not before its time");
+    let back = log.redeliver(T, 0, "g", "c2", NOW + 5, HOUR, 10).await.unwrap();
+    let counts: Vec<(u64, u32)> =
+        back.deliveries.iter().map(|d| (d.record.offset, d.delivery_count)).collect();
+    assert_eq!(counts, [(1, 1), (2, 1)], "the next delivery has the deferred one's count");
+    // The old receipt of a deferred delivery settles nothing; the new one does.
+    assert_eq!(log.ack_deliveries(T, 0, "g", &[(1, 1)]).await.unwrap(), 1);
+    log.delete_group(T, 0, "g").await.unwrap();
+    assert_eq!(log.defer(T, 0, "g", &[(0, 1)], NOW).await.unwrap(), 0, "missing group");
 }

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mq_model::{
-    new_id, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DeliveryMode, GroupStatus,
-    IdKind, Page, StartFrom, Topic, TopicConfig, TopicStatus,
+    new_id, BackoffKind, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage,
+    DeliveryAttempt, DeliveryMode, GroupStatus, IdKind, Page, Redrive, RetryPolicy, StartFrom,
+    Topic, TopicConfig, TopicStatus, MAX_MESSAGE_SIZE_LIMIT,
 };
 use mq_repo::{
     ConsumerFilter, DeadLetterFilter, GroupFilter, MetadataStores, RepoError, TopicFilter,
@@ -37,6 +38,7 @@ fn group(topic: &str, id: &str) -> ConsumerGroup {
         start_from: StartFrom::Earliest,
         ack_timeout_ms: 1_500,
         session_timeout_ms: 2_500,
+        retry_policy: RetryPolicy::default(),
         config: BTreeMap::from([("max.poll".into(), "10".into())]),
         last_commit_time: None,
         created_at: at(0),
@@ -74,7 +76,47 @@ fn dead(topic: &str, group: &str, minute: i64) -> DeadLetterMessage {
         headers: BTreeMap::from([("source".into(), "test".into())]),
         failed_at: at(minute),
         created_at: at(minute),
+        partition: 0,
+        offset: 0,
+        message_key: None,
+        published_at: None,
+        attempts: Vec::new(),
+        redrive: None,
     }
+}
+
+/// A dead letter with every optional field set.
+fn dead_in_full(topic: &str, group: &str, minute: i64) -> DeadLetterMessage {
+    DeadLetterMessage {
+        partition: 3,
+        offset: 1 << 40,
+        message_key: Some("user_123456".into()),
+        published_at: Some(at(minute - 2)),
+        retry_count: 2,
+        attempts: (1..=3)
+            .map(|delivery| DeliveryAttempt {
+                delivery,
+                failed_at: at(minute - 1) + Duration::milliseconds(i64::from(delivery)),
+                consumer_id: format!("worker-{delivery}"),
+                reason: if delivery == 3 {
+                    "ack timeout".into()
+                } else {
+                    "nack: 库存不足".into()
+                },
+            })
+            .collect(),
+        redrive: Some(redrive("msg_redriven", minute + 1)),
+        ..dead(topic, group, minute)
+    }
+}
+
+fn redrive(message_id: &str, minute: i64) -> Redrive {
+    Redrive { message_id: message_id.into(), started_at: at(minute) }
+}
+
+/// `len` bytes that differ from chunk to chunk, so chunks joined in the wrong order show.
+fn large_content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ (i >> 20) as u8).collect()
 }
 
 fn names(items: &[Topic]) -> Vec<&str> {
@@ -346,4 +388,220 @@ pub async fn dead_letters_delete_and_purge(s: MetadataStores) {
     let left = s.dead_letters.list(&DeadLetterFilter::default(), Page::new(1, 10)).await.unwrap();
     assert_eq!(left.total, 2, "minute 0 was deleted by id; 2 and 4 remain");
     assert!(left.items.iter().all(|d| d.consumer_group_id == "even"));
+}
+
+pub async fn dead_letter_round_trips_every_field(s: MetadataStores) {
+    let full = dead_in_full("orders", "billing", 10);
+    let stored = s.dead_letters.insert(full.clone()).await.unwrap();
+    assert_eq!(stored, full);
+    assert_eq!(s.dead_letters.get(&full.id).await.unwrap(), Some(full.clone()));
+
+    let bare = dead("orders", "billing", 11);
+    s.dead_letters.insert(bare.clone()).await.unwrap();
+    let all = s.dead_letters.list(&DeadLetterFilter::default(), Page::new(1, 10)).await.unwrap();
+    assert_eq!(all.items, [bare, full]);
+}
+
+pub async fn large_dead_letter_content_round_trips_and_is_deleted(s: MetadataStores) {
+    const MIB: usize = 1024 * 1024;
+    let mut large = dead_in_full("orders", "billing", 1);
+    large.message_content = large_content(5 * MIB + 7);
+    let small = dead("orders", "billing", 2);
+    let stored = s.dead_letters.insert(large.clone()).await.unwrap();
+    assert!(stored == large, "insert returns the whole content");
+    s.dead_letters.insert(small.clone()).await.unwrap();
+    let got = s.dead_letters.get(&large.id).await.unwrap();
+    assert!(got.as_ref() == Some(&large), "get returns the whole content");
+
+    // Recording the same failure again is refused and leaves the stored content whole.
+    let err = s.dead_letters.insert(large.clone()).await.unwrap_err();
+    assert!(matches!(err, RepoError::AlreadyExists { .. }), "{err:?}");
+    let got = s.dead_letters.get(&large.id).await.unwrap();
+    assert!(got.as_ref() == Some(&large), "a refused insert leaves the content whole");
+
+    let all = s.dead_letters.list(&DeadLetterFilter::default(), Page::new(1, 10)).await.unwrap();
+    assert_eq!(all.total, 2);
+    assert!(all.items == [small.clone(), large.clone()], "list returns the whole content");
+    // A redrive marker changes nothing else.
+    assert!(s.dead_letters.swap_redrive(&large.id, large.redrive.as_ref(), None).await.unwrap());
+    let got = s.dead_letters.get(&large.id).await.unwrap().unwrap();
+    assert!(got.redrive.is_none() && got.message_content == large.message_content);
+
+    s.dead_letters.delete(&large.id).await.unwrap();
+    assert_eq!(s.dead_letters.get(&large.id).await.unwrap(), None);
+    assert!(matches!(s.dead_letters.delete(&large.id).await, Err(RepoError::NotFound { .. })));
+
+    // The same id again, now with a content just under the limit of the inline content, then
+    // with a shorter large one: nothing of the earlier content shows through.
+    let mut inline = large.clone();
+    inline.message_content = large_content(MIB);
+    s.dead_letters.insert(inline.clone()).await.unwrap();
+    assert!(s.dead_letters.get(&large.id).await.unwrap() == Some(inline));
+    s.dead_letters.delete(&large.id).await.unwrap();
+    let mut shorter = large.clone();
+    shorter.message_content = large_content(2 * MIB + 1);
+    s.dead_letters.insert(shorter.clone()).await.unwrap();
+    assert!(s.dead_letters.get(&large.id).await.unwrap() == Some(shorter));
+
+    // A purge removes large dead letters too, and only those it matches.
+    let mut other = dead("orders", "audit", 3);
+    other.message_content = large_content(3 * MIB);
+    s.dead_letters.insert(other.clone()).await.unwrap();
+    let billing =
+        DeadLetterFilter { group_id: Some("billing".into()), ..DeadLetterFilter::default() };
+    assert_eq!(s.dead_letters.delete_matching(&billing).await.unwrap(), 2);
+    assert_eq!(s.dead_letters.get(&large.id).await.unwrap(), None);
+    assert_eq!(s.dead_letters.get(&small.id).await.unwrap(), None);
+    assert!(s.dead_letters.get(&other.id).await.unwrap() == Some(other.clone()));
+    s.dead_letters.insert(large.clone()).await.unwrap();
+    assert!(s.dead_letters.get(&large.id).await.unwrap() == Some(large));
+
+    // The largest message there may be, twice on one page.
+    let largest = |minute| DeadLetterMessage {
+        message_content: large_content(MAX_MESSAGE_SIZE_LIMIT as usize),
+        ..dead_in_full("big", "billing", minute)
+    };
+    let (first, second) = (largest(10), largest(11));
+    s.dead_letters.insert(first.clone()).await.unwrap();
+    s.dead_letters.insert(second.clone()).await.unwrap();
+    let big = DeadLetterFilter { topic_name: Some("big".into()), ..DeadLetterFilter::default() };
+    let got = s.dead_letters.list(&big, Page::new(1, 10)).await.unwrap();
+    assert!(got.items == [second, first.clone()], "list returns the largest contents whole");
+    assert_eq!(s.dead_letters.delete_matching(&big).await.unwrap(), 2);
+    assert_eq!(s.dead_letters.get(&first.id).await.unwrap(), None);
+}
+
+pub async fn swap_redrive_is_compare_and_set(s: MetadataStores) {
+    let stored = s.dead_letters.insert(dead("orders", "billing", 1)).await.unwrap();
+    let id = stored.id.as_str();
+    let first = redrive("msg_a", 5);
+    let second = redrive("msg_b", 6);
+
+    assert!(s.dead_letters.swap_redrive(id, None, Some(first.clone())).await.unwrap());
+    assert!(
+        !s.dead_letters.swap_redrive(id, None, Some(second.clone())).await.unwrap(),
+        "a redrive is under way"
+    );
+    assert_eq!(s.dead_letters.get(id).await.unwrap().unwrap().redrive, Some(first.clone()));
+
+    // Only the redrive that is there may be replaced or cleared: same message id and time.
+    let wrong_id = redrive("msg_x", 5);
+    let wrong_time = redrive("msg_a", 7);
+    for expected in [&wrong_id, &wrong_time, &second] {
+        assert!(!s.dead_letters.swap_redrive(id, Some(expected), None).await.unwrap());
+        assert!(!s
+            .dead_letters
+            .swap_redrive(id, Some(expected), Some(second.clone()))
+            .await
+            .unwrap());
+    }
+    assert_eq!(s.dead_letters.get(id).await.unwrap().unwrap().redrive, Some(first.clone()));
+    // The stored start time is what `get` returns; sub-millisecond digits do not count.
+    let finer =
+        Redrive { started_at: first.started_at + Duration::nanoseconds(999_999), ..first.clone() };
+    assert!(s.dead_letters.swap_redrive(id, Some(&finer), Some(second.clone())).await.unwrap());
+    assert_eq!(s.dead_letters.get(id).await.unwrap().unwrap().redrive, Some(second.clone()));
+
+    // Aborting clears it; then the old expectation no longer holds, and a new one may start.
+    assert!(s.dead_letters.swap_redrive(id, Some(&second), None).await.unwrap());
+    assert_eq!(s.dead_letters.get(id).await.unwrap().unwrap().redrive, None);
+    assert!(!s.dead_letters.swap_redrive(id, Some(&second), None).await.unwrap());
+    assert!(s.dead_letters.swap_redrive(id, None, Some(first.clone())).await.unwrap());
+
+    assert!(!s.dead_letters.swap_redrive("dlq_missing", None, Some(first.clone())).await.unwrap());
+    assert!(!s.dead_letters.swap_redrive("dlq_missing", Some(&first), None).await.unwrap());
+    let rest = s.dead_letters.get(id).await.unwrap().unwrap();
+    assert_eq!(rest, DeadLetterMessage { redrive: Some(first), ..stored }, "nothing else changes");
+}
+
+pub async fn racing_redrive_starts_have_exactly_one_winner(s: MetadataStores) {
+    for minute in 0..8 {
+        let id = s.dead_letters.insert(dead("orders", "billing", minute)).await.unwrap().id;
+        let (a, b) = (redrive("msg_a", minute), redrive("msg_b", minute));
+        let (won_a, won_b) = tokio::join!(
+            s.dead_letters.swap_redrive(&id, None, Some(a.clone())),
+            s.dead_letters.swap_redrive(&id, None, Some(b.clone())),
+        );
+        let (won_a, won_b) = (won_a.unwrap(), won_b.unwrap());
+        assert!(won_a != won_b, "exactly one of two racing starts wins: {won_a} {won_b}");
+        let winner = if won_a { a } else { b };
+        assert_eq!(s.dead_letters.get(&id).await.unwrap().unwrap().redrive, Some(winner));
+    }
+
+    // And of many racers spread over threads.
+    let id = s.dead_letters.insert(dead("orders", "billing", 20)).await.unwrap().id;
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let (dead_letters, id) = (s.dead_letters.clone(), id.clone());
+            let mine = redrive(&format!("msg_{i}"), 21);
+            tokio::spawn(async move { dead_letters.swap_redrive(&id, None, Some(mine)).await })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.unwrap().unwrap());
+    }
+    assert_eq!(won, 1, "exactly one of eight concurrent starts wins");
+}
+
+pub async fn group_retry_policy_round_trips_and_updates(s: MetadataStores) {
+    let explicit = RetryPolicy {
+        max_retries: 3,
+        backoff: BackoffKind::Explicit,
+        initial_backoff_ms: 250,
+        multiplier: 1.5,
+        max_backoff_ms: 60_000,
+        jitter: 0.2,
+        delays_ms: vec![1_000, 5_000, 30_000],
+    };
+    let g = ConsumerGroup { retry_policy: explicit.clone(), ..group("orders", "billing") };
+    assert_eq!(s.groups.create(g.clone()).await.unwrap(), g);
+    assert_eq!(s.groups.get("orders", "billing").await.unwrap(), Some(g.clone()));
+
+    let exponential = RetryPolicy { max_retries: 0, jitter: 0.5, ..RetryPolicy::default() };
+    let changed =
+        ConsumerGroup { retry_policy: exponential.clone(), updated_at: at(9), ..g.clone() };
+    assert_eq!(s.groups.update(changed.clone()).await.unwrap(), changed);
+    assert_eq!(s.groups.get("orders", "billing").await.unwrap(), Some(changed.clone()));
+    let listed = s.groups.list(&GroupFilter::default(), Page::new(1, 10)).await.unwrap();
+    assert_eq!(listed.items, [changed]);
+}
+
+pub async fn reads_racing_deletes_of_large_dead_letters_never_fail(s: MetadataStores) {
+    let mut inserted = Vec::new();
+    for minute in 0..8 {
+        let mut large = dead("orders", "billing", minute);
+        large.message_content = large_content(1024 * 1024 + 1 + minute as usize);
+        inserted.push(s.dead_letters.insert(large).await.unwrap());
+    }
+    let deleter = async {
+        for d in &inserted {
+            s.dead_letters.delete(&d.id).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    };
+    let everything = DeadLetterFilter::default();
+    let reader = async {
+        let mut reads = 0;
+        loop {
+            // A dead letter read while it is being deleted is either whole or absent.
+            let all = s.dead_letters.list(&everything, Page::new(1, 10)).await.unwrap();
+            for item in all.items {
+                assert!(inserted.contains(&item), "{} is read whole", item.id);
+            }
+            for d in &inserted {
+                let got = s.dead_letters.get(&d.id).await.unwrap();
+                assert!(got.as_ref().is_none_or(|got| got == d), "{} is read whole", d.id);
+            }
+            reads += 1;
+            // The in-memory store never waits, so without this the deleter, polled by the
+            // same task, would never run.
+            tokio::task::yield_now().await;
+            if s.dead_letters.list(&everything, Page::new(1, 1)).await.unwrap().total == 0 {
+                break reads;
+            }
+        }
+    };
+    let ((), reads) = tokio::join!(deleter, reader);
+    assert!(reads > 0);
 }

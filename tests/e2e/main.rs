@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod client;
+mod dead_letters;
 mod delay;
 mod delivery;
 mod errors;
@@ -86,6 +87,10 @@ e2e!(
         delay::cancelled_message_is_never_delivered,
         delay::rescheduled_messages_move_later_or_earlier,
         delay::cancel_racing_the_firing_is_either_or,
+        dead_letters::a_failing_consumer_dead_letters_and_a_retry_redelivers_once,
+        dead_letters::nack_options_and_policy_updates,
+        dead_letters::dead_letter_and_retry_policy_errors_name_the_field,
+        dead_letters::release_gives_messages_back_without_a_failed_attempt,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,

@@ -21,10 +21,16 @@ pub async fn send(api: &Api, topic: &str, key: Option<&str>, value: Value) -> Va
     api.post_ok("/messages", &body).await
 }
 
-/// Creates a consumer group reading from the earliest message, with `extra` fields
-/// (`deliveryMode`, `ackTimeoutMs`, ...) merged over that; returns `data`.
+/// Creates a consumer group reading from the earliest message, with no backoff before
+/// retries (a nacked message is available at once) and `extra` fields (`deliveryMode`,
+/// `ackTimeoutMs`, `retryPolicy`, ...) merged over that; returns `data`.
 pub async fn create_group(api: &Api, topic: &str, group: &str, extra: Value) -> Value {
-    let mut body = json!({"groupId": group, "topicName": topic, "startFrom": "earliest"});
+    let mut body = json!({
+        "groupId": group,
+        "topicName": topic,
+        "startFrom": "earliest",
+        "retryPolicy": {"initialBackoffMs": 0},
+    });
     merge(&mut body, extra);
     api.post_ok("/consumer-groups", &body).await
 }

@@ -130,7 +130,9 @@ impl ApiError {
             }
             ApiError::Broker(B::MessageTooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, Message),
             ApiError::Broker(B::ShuttingDown) => (StatusCode::SERVICE_UNAVAILABLE, Message),
-            ApiError::Broker(B::ScheduledNotFound { .. }) => (StatusCode::NOT_FOUND, Message),
+            ApiError::Broker(B::ScheduledNotFound { .. } | B::DeadLetterNotFound { .. }) => {
+                (StatusCode::NOT_FOUND, Message)
+            }
             ApiError::Broker(B::Delay(D::InvalidRequest { .. })) => {
                 (StatusCode::BAD_REQUEST, Message)
             }
@@ -270,6 +272,7 @@ mod tests {
             "not supported yet",
         );
         check(BrokerError::ScheduledNotFound { message_id: "msg_1".into() }, 404, "\"msg_1\"");
+        check(BrokerError::DeadLetterNotFound { id: "dlq_1".into() }, 404, "\"dlq_1\"");
         let delay = |e: DelayError| ApiError::Broker(BrokerError::Delay(e));
         check(
             delay(DelayError::InvalidRequest {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use mq_delay::DelayScheduler;
+use mq_dlq::DeadLetters;
 use mq_model::{Clock, ConsumerGroup, SystemClock, Topic};
 use mq_repo::{
     open_message_stores, open_metadata, MessageLog, MessageStores, MetadataStores, ScheduleStore,
@@ -31,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) log: Arc<dyn MessageLog>,
     pub(crate) schedule: Arc<dyn ScheduleStore>,
     pub(crate) delay: DelayScheduler,
+    pub(crate) dead_letters: DeadLetters,
     pub(crate) meta: MetadataStores,
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -76,8 +78,11 @@ impl Broker {
                 woken.notify_waiters();
             }),
         );
+        let dead_letters =
+            DeadLetters::new(meta.dead_letters.clone(), messages.schedule.clone(), clock.clone());
         Self {
             inner: Arc::new(Inner {
+                dead_letters,
                 log: messages.log,
                 schedule: messages.schedule,
                 delay,

@@ -1,19 +1,23 @@
 //! Consuming: fetch (with a bounded long poll), ack, nack, browse and the consumers view.
 //!
 //! Delivery per group mode, for each partition the fetching consumer may read:
-//! - `shared`: first deliveries whose ack timeout ran out (or that were nacked), to whoever
+//! - `shared`: first failed deliveries whose retry time has come (see `retry.rs`), to whoever
 //!   fetches; then new messages. Partitions are visited from a rotating start.
 //! - `ordered`: only the partitions assigned to this consumer (see `membership.rs`). Entries
-//!   still held by a previous owner are taken over first; then the consumer's own timed-out or
-//!   nacked entries; new messages only when nothing of the partition is in flight, so a
-//!   partition has one batch in flight at a time and is delivered in offset order.
+//!   still in flight with a previous owner are taken over first; then failed entries whose
+//!   retry time has come; new messages only when nothing of the partition is pending (in flight
+//!   or waiting for a retry), so a partition has one batch in flight at a time and is
+//!   delivered in offset order, through retries too.
+//!
+//! Each fetch also looks for deliveries whose ack timeout ran out and records them as failed
+//! attempts, and screens what it hands out (`Broker::screen`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mq_model::{ConsumerGroup, ConsumerStatus, DeliveryMode, MessageType, Topic};
-use mq_repo::{Delivery, Record, RepoError, StartPosition};
+use mq_repo::{Delivery, PendingEntry, Record, RepoError, StartPosition};
 use std::sync::atomic::Ordering;
 
 use crate::membership::assigned_partitions;
@@ -221,25 +225,14 @@ impl Broker {
                 let start = (self.inner.next_fetch_start.fetch_add(1, Ordering::Relaxed)
                     % u64::from(n)) as u32;
                 let order: Vec<u32> = (0..n).map(|i| (start + i) % n).collect();
-                let ack_timeout = millis(group.ack_timeout_ms);
                 let log = self.inner.log.as_ref();
+                // Retries whose time has come first, then new messages.
                 for &partition in &order {
                     let want = max - out.len();
                     if want == 0 {
                         break;
                     }
-                    let again = self
-                        .healing(topic, group, partition, || {
-                            log.claim_idle(
-                                &topic.name,
-                                partition,
-                                &group.group_id,
-                                consumer,
-                                ack_timeout,
-                                want,
-                            )
-                        })
-                        .await?;
+                    let again = self.redeliver(topic, group, partition, consumer, want).await?;
                     out.extend(again.into_iter().map(|d| received(&topic.name, partition, d)));
                 }
                 for &partition in &order {
@@ -252,6 +245,7 @@ impl Broker {
                             log.read_group(&topic.name, partition, &group.group_id, consumer, want)
                         })
                         .await?;
+                    let new = self.screen(topic, group, partition, new).await?;
                     out.extend(new.into_iter().map(|d| received(&topic.name, partition, d)));
                 }
             }
@@ -280,36 +274,100 @@ impl Broker {
     ) -> BrokerResult<Vec<Delivery>> {
         let (t, g) = (topic.name.as_str(), group.group_id.as_str());
         let log = self.inner.log.as_ref();
-        let pending = self
-            .healing(topic, group, partition, || log.pending(t, partition, g, PENDING_SCAN))
-            .await?;
-        // Take over what a previous owner left unacknowledged: it comes before anything newer.
+        let scan = || log.pending(t, partition, g, PENDING_SCAN);
+        let mut pending = self.healing(topic, group, partition, scan).await?;
+        if pending.is_empty() {
+            // Nothing in flight or waiting for a retry: only then may the partition move on,
+            // so it is delivered in offset order through retries.
+            let new = log.read_group(t, partition, g, consumer, want).await?;
+            return self.screen(topic, group, partition, new).await;
+        }
+        // This consumer's deliveries whose ack timeout ran out are failed attempts.
+        let ack_timeout = u64::try_from(group.ack_timeout_ms).unwrap_or(0);
+        let expired: Vec<PendingEntry> = pending
+            .iter()
+            .filter(|p| {
+                p.consumer == consumer && p.retry_at_ms.is_none() && p.idle_ms >= ack_timeout
+            })
+            .cloned()
+            .collect();
+        if !expired.is_empty() {
+            self.expire(topic, group, partition, expired).await?;
+            pending = log.pending(t, partition, g, PENDING_SCAN).await?;
+        }
+        // Take over what a previous owner left in flight: it comes before anything newer.
+        // (Records waiting for a retry are `redeliver`'s, whoever holds them.)
         let inherited: Vec<u64> = pending
             .iter()
-            .filter(|p| p.consumer != consumer)
+            .filter(|p| p.consumer != consumer && p.retry_at_ms.is_none())
             .map(|p| p.offset)
             .take(want)
             .collect();
         let mut batch = if inherited.is_empty() {
             Vec::new()
         } else {
-            self.inner.log.claim(t, partition, g, consumer, &inherited).await?
+            log.claim(t, partition, g, consumer, &inherited).await?
         };
-        let room = want - batch.len();
-        if room > 0 && pending.iter().any(|p| p.consumer == consumer) {
-            let again = self
-                .inner
-                .log
-                .claim_idle(t, partition, g, consumer, millis(group.ack_timeout_ms), room)
-                .await?;
-            batch.extend(again);
+        // Retries whose time has come, but none past a record still in flight or still
+        // waiting: that one comes first.
+        let now_ms = self.inner.clock.now_ms();
+        let barrier = pending
+            .iter()
+            .filter(|p| p.retry_at_ms.is_none_or(|at| at > now_ms))
+            .map(|p| p.offset)
+            .min()
+            .unwrap_or(u64::MAX);
+        let due = pending
+            .iter()
+            .filter(|p| p.offset < barrier && p.retry_at_ms.is_some_and(|at| at <= now_ms))
+            .count();
+        let room = (want - batch.len()).min(due);
+        if room > 0 {
+            batch.extend(self.redeliver(topic, group, partition, consumer, room).await?);
         }
         batch.sort_by_key(|d| d.record.offset);
         batch.dedup_by_key(|d| d.record.offset);
-        if batch.is_empty() && pending.is_empty() {
-            batch = self.inner.log.read_group(t, partition, g, consumer, want).await?;
+        self.screen(topic, group, partition, batch).await
+    }
+
+    /// Up to `max` failed deliveries of a partition whose retry time has come, delivered again
+    /// to `consumer` and screened. Deliveries found timed out on the way are recorded as failed;
+    /// those due at once (a zero backoff) come along in the same call.
+    async fn redeliver(
+        &self,
+        topic: &Topic,
+        group: &ConsumerGroup,
+        partition: u32,
+        consumer: &str,
+        max: usize,
+    ) -> BrokerResult<Vec<Delivery>> {
+        let (t, g) = (topic.name.as_str(), group.group_id.as_str());
+        let log = self.inner.log.as_ref();
+        let ack_timeout = millis(group.ack_timeout_ms);
+        let call = || {
+            log.redeliver(t, partition, g, consumer, self.inner.clock.now_ms(), ack_timeout, max)
+        };
+        let first = self.healing(topic, group, partition, call).await?;
+        let mut out = first.deliveries;
+        if !first.expired.is_empty() {
+            self.expire(topic, group, partition, first.expired).await?;
+            if out.len() < max {
+                let again = log
+                    .redeliver(
+                        t,
+                        partition,
+                        g,
+                        consumer,
+                        self.inner.clock.now_ms(),
+                        ack_timeout,
+                        max - out.len(),
+                    )
+                    .await?;
+                self.expire(topic, group, partition, again.expired).await?;
+                out.extend(again.deliveries);
+            }
         }
-        Ok(batch)
+        self.screen(topic, group, partition, out).await
     }
 
     /// Runs a log call for a group's partition; if the log has lost the group there (a Redis
@@ -361,33 +419,10 @@ impl Broker {
         Ok(acked)
     }
 
-    /// Negatively acknowledges deliveries: they become available again at once (to any
-    /// consumer in `shared` mode, to the partition's owner in `ordered` mode), with their
-    /// delivery count raised when delivered. Returns how many were released; a receipt of an
-    /// earlier delivery of a message now delivered again releases nothing.
-    pub async fn nack(
-        &self,
-        topic: &str,
-        group: &str,
-        receipts: &[String],
-        reason: Option<&str>,
-    ) -> BrokerResult<u64> {
-        let by_partition = self.decode_receipts(topic, group, receipts).await?;
-        let mut nacked = 0;
-        for (partition, deliveries) in by_partition {
-            nacked += self.inner.log.release(topic, partition, group, &deliveries).await?;
-        }
-        if nacked > 0 {
-            tracing::debug!(topic, group, nacked, reason = reason.unwrap_or(""), "nacked");
-            self.inner.published.notify_waiters();
-        }
-        Ok(nacked)
-    }
-
     /// The deliveries the receipts name, by partition, as (offset, delivery count). Receipts
     /// that are malformed or name a partition the topic lacks name nothing this group holds:
     /// like unknown receipts they are not counted and are not an error.
-    async fn decode_receipts(
+    pub(crate) async fn decode_receipts(
         &self,
         topic: &str,
         group: &str,

@@ -74,6 +74,12 @@ pub enum BrokerError {
         /// The message id.
         message_id: String,
     },
+    /// No dead letter has this id (it was retried, purged, or never existed).
+    #[error("no dead letter {id:?}: it was retried or deleted already, or never existed")]
+    DeadLetterNotFound {
+        /// The dead letter's id.
+        id: String,
+    },
     /// A delay is out of range, or the scheduler's store failed.
     #[error(transparent)]
     Delay(#[from] mq_delay::DelayError),

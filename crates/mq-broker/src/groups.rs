@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use mq_model::{
-    new_id, ConsumerGroup, DeliveryMode, GroupStatus, IdKind, Page, Paged, StartFrom,
+    new_id, ConsumerGroup, DeliveryMode, GroupStatus, IdKind, Page, Paged, RetryPolicy, StartFrom,
     DEFAULT_ACK_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS,
 };
 use mq_repo::{GroupFilter, RepoError, StartPosition};
@@ -12,7 +12,7 @@ use mq_repo::{GroupFilter, RepoError, StartPosition};
 use crate::{Broker, BrokerError, BrokerResult};
 
 /// A consumer group to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupSpec {
     /// The group's id, unique within the topic.
     pub group_id: String,
@@ -26,8 +26,22 @@ pub struct GroupSpec {
     pub ack_timeout_ms: i64,
     /// How long a consumer may stay silent before it is considered gone.
     pub session_timeout_ms: i64,
+    /// Retries and their backoff before a failed message becomes a dead letter.
+    pub retry_policy: RetryPolicy,
     /// Free-form extra settings.
     pub config: BTreeMap<String, String>,
+}
+
+/// Changes to a consumer group; `None` leaves a setting as it is. Changes apply to failures
+/// and deliveries from then on (within a second on other broker instances).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupUpdate {
+    /// A new retry policy, replacing the old one as a whole.
+    pub retry_policy: Option<RetryPolicy>,
+    /// A new ack timeout.
+    pub ack_timeout_ms: Option<i64>,
+    /// A new session timeout.
+    pub session_timeout_ms: Option<i64>,
 }
 
 impl GroupSpec {
@@ -40,6 +54,7 @@ impl GroupSpec {
             delivery_mode: DeliveryMode::Shared,
             ack_timeout_ms: DEFAULT_ACK_TIMEOUT_MS,
             session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+            retry_policy: RetryPolicy::default(),
             config: BTreeMap::new(),
         }
     }
@@ -60,6 +75,7 @@ impl Broker {
             start_from: spec.start_from,
             ack_timeout_ms: spec.ack_timeout_ms,
             session_timeout_ms: spec.session_timeout_ms,
+            retry_policy: spec.retry_policy,
             config: spec.config,
             last_commit_time: None,
             created_at: now,
@@ -139,6 +155,37 @@ impl Broker {
             }
         }
         Ok(groups)
+    }
+
+    /// Changes a group's retry policy or timeouts. `TopicNotFound`, `GroupNotFound`, and
+    /// `Invalid` naming the field (e.g. `retryPolicy.multiplier`) for a bad value.
+    pub async fn update_group(
+        &self,
+        topic: &str,
+        group: &str,
+        update: GroupUpdate,
+    ) -> BrokerResult<ConsumerGroup> {
+        self.refuse_if_shutting_down()?;
+        self.existing_topic(topic).await?;
+        let mut found = self.get_group(topic, group).await?;
+        if let Some(policy) = update.retry_policy {
+            found.retry_policy = policy;
+        }
+        if let Some(ms) = update.ack_timeout_ms {
+            found.ack_timeout_ms = ms;
+        }
+        if let Some(ms) = update.session_timeout_ms {
+            found.session_timeout_ms = ms;
+        }
+        found.updated_at = self.inner.clock.now();
+        found.validate()?;
+        let updated = self.inner.meta.groups.update(found).await.map_err(|e| match e {
+            RepoError::NotFound { .. } => BrokerError::group_not_found(topic, group),
+            other => other.into(),
+        })?;
+        self.forget_group(topic, group);
+        tracing::info!(topic, group, "consumer group updated");
+        Ok(updated)
     }
 
     /// Deletes a group with its consumers and pending lists. `GroupNotFound`.

@@ -15,6 +15,7 @@
 mod broker;
 mod config;
 mod consume;
+mod dead_letters;
 mod error;
 mod groups;
 mod membership;
@@ -22,6 +23,7 @@ mod partition;
 mod publish;
 mod receipt;
 mod retention;
+mod retry;
 mod scheduled;
 mod subscribe;
 mod topics;
@@ -32,10 +34,14 @@ pub use consume::{
     Browse, ConsumerInfo, FetchRequest, PartitionPosition, ReceivedMessage, StoredMessage,
     MAX_FETCH, MAX_WAIT,
 };
+pub use dead_letters::{
+    RetryReport, RetryRequest, RetrySelection, MAX_RETRY_IDS, MAX_RETRY_MATCHING, MAX_RETRY_RATE,
+};
 pub use error::{BrokerError, BrokerResult};
-pub use groups::GroupSpec;
+pub use groups::{GroupSpec, GroupUpdate};
 pub use partition::partition_for_key;
 pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
+pub use retry::{Nack, DEAD_LETTER_GRACE, MAX_NACK_DELAY, MAX_REASON_LEN};
 pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
-pub use subscribe::{HandlerError, SubscribeOptions, Subscription};
+pub use subscribe::{DoNotRetry, HandlerError, RetryAfter, SubscribeOptions, Subscription};
 pub use topics::TopicUpdate;

@@ -1,5 +1,6 @@
 //! `subscribe`: run an async handler for each message of a group, acking on `Ok` and nacking on
-//! `Err`, with bounded concurrency and a clean stop.
+//! `Err` (retried after the group's backoff, or dead-lettered when the handler says so), with
+//! bounded concurrency and a clean stop.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,11 +11,68 @@ use mq_model::DeliveryMode;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::{Broker, BrokerError, FetchRequest, ReceivedMessage};
+use crate::{Broker, BrokerError, FetchRequest, Nack, ReceivedMessage};
 
-/// What a handler returns when it could not process a message; the text becomes the nack
-/// reason.
+/// What a handler returns when it could not process a message; its text becomes the nack
+/// reason. The message is retried after the group's backoff, unless the error is a
+/// [`DoNotRetry`] (straight to the dead letters) or a [`RetryAfter`] (retried after the pause
+/// it names).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A handler error saying the message can never be processed (a malformed payload, say): it
+/// becomes a dead letter at once instead of being retried.
+///
+/// ```
+/// # use mq_broker::{DoNotRetry, HandlerError};
+/// fn check(value: &[u8]) -> Result<(), HandlerError> {
+///     if value.is_empty() {
+///         return Err(DoNotRetry::new("empty payload").into());
+///     }
+///     Ok(())
+/// }
+/// assert!(check(b"").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct DoNotRetry {
+    /// Why; the dead letter's `failureReason`.
+    pub reason: String,
+}
+
+impl DoNotRetry {
+    /// An error with this reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
+/// A handler error asking for a retry after `delay` instead of the group's backoff (a
+/// downstream service said when to come back, say). The retry still counts against
+/// `maxRetries`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct RetryAfter {
+    /// How long to wait.
+    pub delay: Duration,
+    /// Why.
+    pub reason: String,
+}
+
+impl RetryAfter {
+    /// An error asking for a retry after `delay`.
+    pub fn new(delay: Duration, reason: impl Into<String>) -> Self {
+        Self { delay, reason: reason.into() }
+    }
+}
+
+/// The nack a handler error asks for.
+fn nack_for(error: &HandlerError) -> Nack {
+    if error.downcast_ref::<DoNotRetry>().is_some() {
+        return Nack { reason: Some(error.to_string()), delay: None, dead_letter: true };
+    }
+    let delay = error.downcast_ref::<RetryAfter>().map(|retry| retry.delay);
+    Nack { reason: Some(error.to_string()), delay, dead_letter: false }
+}
 
 /// How a subscription fetches and runs its handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +120,9 @@ impl Subscription {
 
 impl Broker {
     /// Runs `handler` for every message the group delivers to `options.consumer_id`: `Ok`
-    /// acks, `Err` nacks (the message is delivered again). Ends on [`Subscription::stop`] or
-    /// broker shutdown.
+    /// acks; `Err` nacks, so the message is delivered again after the group's backoff until
+    /// its retries run out and it becomes a dead letter ([`DoNotRetry`] makes it one at once;
+    /// [`RetryAfter`] picks the pause). Ends on [`Subscription::stop`] or broker shutdown.
     pub fn subscribe<H, Fut>(
         &self,
         topic: &str,
@@ -166,8 +225,15 @@ where
                     self.handler.clone(),
                 );
                 running.spawn(async move {
-                    for message in lane {
-                        settle(&broker, &topic, &group, &*handler, message).await;
+                    let mut lane = lane.into_iter();
+                    while let Some(message) = lane.next() {
+                        if !settle(&broker, &topic, &group, &*handler, message).await {
+                            // In an ordered partition nothing may overtake a failed message:
+                            // the rest of the batch goes back, to come after its retry.
+                            let rest: Vec<String> = lane.map(|m| m.receipt).collect();
+                            give_back(&broker, &topic, &group, &rest).await;
+                            break;
+                        }
                     }
                     drop(permit);
                 });
@@ -182,26 +248,61 @@ where
     }
 }
 
+/// Runs the handler on one message and settles it; returns whether the handler succeeded.
 async fn settle<H, Fut>(
     broker: &Broker,
     topic: &str,
     group: &str,
     handler: &H,
     message: ReceivedMessage,
-) where
+) -> bool
+where
     H: Fn(ReceivedMessage) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
     let receipt = vec![message.receipt.clone()];
-    let outcome = match handler(message).await {
-        Ok(()) => broker.ack(topic, group, &receipt).await,
-        Err(error) => {
-            let reason = error.to_string();
-            broker.nack(topic, group, &receipt, Some(&reason)).await
-        }
+    let (succeeded, outcome) = match handler(message).await {
+        Ok(()) => (true, broker.ack(topic, group, &receipt).await),
+        Err(error) => (false, broker.nack(topic, group, &receipt, &nack_for(&error)).await),
     };
     // An unsettled message is delivered again after the ack timeout, so nothing is lost.
     if let Err(error) = outcome {
         tracing::warn!(%error, topic, group, "could not settle a message; it will be redelivered");
+    }
+    succeeded
+}
+
+/// Releases deliveries the subscription will not process.
+async fn give_back(broker: &Broker, topic: &str, group: &str, receipts: &[String]) {
+    if receipts.is_empty() {
+        return;
+    }
+    if let Err(error) = broker.release(topic, group, receipts).await {
+        tracing::warn!(%error, topic, group, "could not release messages; they come back after the ack timeout");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_errors_choose_the_nack() {
+        let plain: HandlerError = "boom".into();
+        assert_eq!(nack_for(&plain), Nack::because("boom"));
+        let never: HandlerError = DoNotRetry::new("bad json").into();
+        assert_eq!(
+            nack_for(&never),
+            Nack { reason: Some("bad json".into()), delay: None, dead_letter: true }
+        );
+        let later: HandlerError = RetryAfter::new(Duration::from_secs(3), "busy").into();
+        assert_eq!(
+            nack_for(&later),
+            Nack {
+                reason: Some("busy".into()),
+                delay: Some(Duration::from_secs(3)),
+                dead_letter: false
+            }
+        );
     }
 }

@@ -162,6 +162,11 @@ impl Broker {
         self.forget_topic(name);
         for group in &groups {
             self.inner.meta.consumers.delete_by_group(name, &group.group_id).await?;
+            // Each group's retry state has its own keys in Redis, which deleting the topic's
+            // partitions does not reach.
+            for partition in 0..topic.partitions {
+                self.inner.log.delete_group(name, partition, &group.group_id).await?;
+            }
         }
         self.inner.meta.groups.delete_by_topic(name).await?;
         self.inner.log.delete_topic(name, topic.partitions).await?;

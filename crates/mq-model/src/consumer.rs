@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{validate_client_id, validate_topic_name};
-use crate::{ModelError, StartFrom};
+use crate::{ModelError, RetryPolicy, StartFrom};
 
 /// Default `ackTimeoutMs`: a delivered message unacknowledged for 30 s is delivered again.
 pub const DEFAULT_ACK_TIMEOUT_MS: i64 = 30_000;
@@ -39,6 +39,10 @@ pub struct ConsumerGroup {
     /// How long a consumer may stay silent (no fetch) before it is considered gone.
     #[serde(default = "default_session_timeout_ms")]
     pub session_timeout_ms: i64,
+    /// How often and after what pause failed messages are delivered again before they become
+    /// dead letters.
+    #[serde(default)]
+    pub retry_policy: RetryPolicy,
     /// Free-form extra settings.
     pub config: BTreeMap<String, String>,
     /// When a member last acknowledged a message.
@@ -59,12 +63,13 @@ fn default_session_timeout_ms() -> i64 {
 }
 
 impl ConsumerGroup {
-    /// Checks the group and topic names and the timeouts.
+    /// Checks the group and topic names, the timeouts and the retry policy.
     pub fn validate(&self) -> Result<(), ModelError> {
         validate_client_id("groupId", &self.group_id)?;
         validate_topic_name(&self.topic_name)?;
         validate_timeout_ms("ackTimeoutMs", self.ack_timeout_ms)?;
-        validate_timeout_ms("sessionTimeoutMs", self.session_timeout_ms)
+        validate_timeout_ms("sessionTimeoutMs", self.session_timeout_ms)?;
+        self.retry_policy.validate()
     }
 }
 

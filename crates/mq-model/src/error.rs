@@ -34,6 +34,15 @@ pub enum ModelError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// A value that breaks a rule other than a numeric range, e.g. a field that does not fit
+    /// the others.
+    #[error("{field} {reason}")]
+    Invalid {
+        /// The field's JSON name, e.g. `retryPolicy.delaysMs`.
+        field: &'static str,
+        /// Why it was rejected, as a sentence fragment.
+        reason: String,
+    },
 }
 
 impl ModelError {
@@ -41,7 +50,9 @@ impl ModelError {
     pub fn field(&self) -> &'static str {
         match self {
             ModelError::InvalidTopicName { .. } => "name",
-            ModelError::OutOfRange { field, .. } | ModelError::InvalidId { field, .. } => field,
+            ModelError::OutOfRange { field, .. }
+            | ModelError::InvalidId { field, .. }
+            | ModelError::Invalid { field, .. } => field,
         }
     }
 }

@@ -14,6 +14,7 @@ mod error;
 mod ids;
 mod message;
 mod page;
+mod retry;
 mod serde_bytes_b64;
 mod topic;
 mod validate;
@@ -24,11 +25,16 @@ pub use consumer::{
     validate_timeout_ms, Consumer, ConsumerGroup, ConsumerStatus, DeliveryMode, GroupStatus,
     DEFAULT_ACK_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_TIMEOUT_MS,
 };
-pub use dead_letter::DeadLetterMessage;
+pub use dead_letter::{DeadLetterMessage, DeliveryAttempt, Redrive};
 pub use error::ModelError;
 pub use ids::{new_id, IdKind};
 pub use message::{Message, MessageStatus, MessageType};
 pub use page::{Page, Paged};
+pub use retry::{
+    BackoffKind, RetryPolicy, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS,
+    DEFAULT_MAX_RETRIES, DEFAULT_MULTIPLIER, MAX_BACKOFF_LIMIT_MS, MAX_DELAY_LEVELS,
+    MAX_RETRIES_LIMIT,
+};
 pub use topic::{Topic, TopicStatus};
 pub use validate::{
     validate_client_id, validate_max_message_size, validate_partitions,

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use mq_model::{
-    ConsumerGroup, DeadLetterMessage, DeliveryMode, GroupStatus, Message, MessageStatus,
-    MessageType, StartFrom, Topic, TopicStatus,
+    BackoffKind, ConsumerGroup, DeadLetterMessage, DeliveryAttempt, DeliveryMode, GroupStatus,
+    Message, MessageStatus, MessageType, Redrive, RetryPolicy, StartFrom, Topic, TopicStatus,
 };
 use serde_json::json;
 
@@ -80,6 +80,7 @@ fn group_and_dead_letter_names() {
         start_from: StartFrom::Earliest,
         ack_timeout_ms: 30_000,
         session_timeout_ms: 10_000,
+        retry_policy: RetryPolicy::default(),
         config: BTreeMap::new(),
         last_commit_time: None,
         created_at: at(),
@@ -94,11 +95,12 @@ fn group_and_dead_letter_names() {
     assert_eq!(v["ackTimeoutMs"], 30000);
     // Groups stored before these fields existed read back with the defaults.
     let mut old = v.clone();
-    for key in ["deliveryMode", "startFrom", "ackTimeoutMs", "sessionTimeoutMs"] {
+    for key in ["deliveryMode", "startFrom", "ackTimeoutMs", "sessionTimeoutMs", "retryPolicy"] {
         old.as_object_mut().unwrap().remove(key);
     }
     let old: ConsumerGroup = serde_json::from_value(old).unwrap();
     assert_eq!((old.delivery_mode, old.ack_timeout_ms), (DeliveryMode::Shared, 30_000));
+    assert_eq!(old.retry_policy, RetryPolicy::default());
 
     let dead = DeadLetterMessage {
         id: "dlq_1".into(),
@@ -111,6 +113,12 @@ fn group_and_dead_letter_names() {
         headers: BTreeMap::new(),
         failed_at: at(),
         created_at: at(),
+        partition: 0,
+        offset: 0,
+        message_key: None,
+        published_at: None,
+        attempts: Vec::new(),
+        redrive: None,
     };
     let v = serde_json::to_value(&dead).unwrap();
     for key in
@@ -119,4 +127,127 @@ fn group_and_dead_letter_names() {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     assert_eq!(serde_json::from_value::<DeadLetterMessage>(v).unwrap(), dead);
+}
+
+#[test]
+fn group_retry_policy_is_camel_case_and_defaults_when_absent() {
+    let json = json!({
+        "id": "group_1", "groupId": "g", "topicName": "t", "consumerCount": 0,
+        "status": "active", "config": {},
+        "createdAt": "2024-01-15T10:30:00Z", "updatedAt": "2024-01-15T10:30:00Z",
+        "retryPolicy": {
+            "maxRetries": 3, "backoff": "explicit", "initialBackoffMs": 500, "multiplier": 3.0,
+            "maxBackoffMs": 60000, "jitter": 0.25, "delaysMs": [1000, 5000]
+        }
+    });
+    let group: ConsumerGroup = serde_json::from_value(json.clone()).unwrap();
+    let expected = RetryPolicy {
+        max_retries: 3,
+        backoff: BackoffKind::Explicit,
+        initial_backoff_ms: 500,
+        multiplier: 3.0,
+        max_backoff_ms: 60_000,
+        jitter: 0.25,
+        delays_ms: vec![1_000, 5_000],
+    };
+    assert_eq!(group.retry_policy, expected);
+    assert_eq!(serde_json::to_value(&group).unwrap()["retryPolicy"], json["retryPolicy"]);
+
+    // A partial policy fills the rest with defaults, and an exponential one has no delaysMs.
+    let mut partial = json.clone();
+    partial["retryPolicy"] = json!({ "maxRetries": 5 });
+    let group: ConsumerGroup = serde_json::from_value(partial).unwrap();
+    assert_eq!(group.retry_policy, RetryPolicy { max_retries: 5, ..RetryPolicy::default() });
+    assert_eq!(
+        serde_json::to_value(&group).unwrap()["retryPolicy"],
+        json!({
+            "maxRetries": 5, "backoff": "exponential", "initialBackoffMs": 1000,
+            "multiplier": 2.0, "maxBackoffMs": 7200000, "jitter": 0.0
+        })
+    );
+
+    // A misspelt policy key is an error, not silently the default.
+    let mut misspelt = json;
+    misspelt["retryPolicy"] = json!({ "maxRetry": 5 });
+    let error = serde_json::from_value::<ConsumerGroup>(misspelt).unwrap_err();
+    assert!(error.to_string().contains("maxRetry"), "{error}");
+}
+
+#[test]
+fn dead_letter_places_attempts_and_redrive() {
+    let later = at() + chrono::Duration::milliseconds(1_500);
+    let dead = DeadLetterMessage {
+        id: "dlq_1".into(),
+        original_topic_name: "t".into(),
+        original_message_id: "msg_1".into(),
+        consumer_group_id: "g".into(),
+        failure_reason: "boom".into(),
+        retry_count: 1,
+        message_content: b"hi".to_vec(),
+        headers: BTreeMap::from([("k".into(), "v".into())]),
+        failed_at: later,
+        created_at: later,
+        partition: 2,
+        offset: 12_345,
+        message_key: Some("user_1".into()),
+        published_at: Some(at()),
+        attempts: vec![
+            DeliveryAttempt {
+                delivery: 1,
+                failed_at: at(),
+                consumer_id: "c1".into(),
+                reason: "nack".into(),
+            },
+            DeliveryAttempt {
+                delivery: 2,
+                failed_at: later,
+                consumer_id: "c2".into(),
+                reason: "ack timeout".into(),
+            },
+        ],
+        redrive: Some(Redrive { message_id: "msg_2".into(), started_at: later }),
+    };
+    let v = serde_json::to_value(&dead).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "id": "dlq_1", "originalTopicName": "t", "originalMessageId": "msg_1",
+            "consumerGroupId": "g", "failureReason": "boom", "retryCount": 1,
+            "messageContent": "aGk=", "headers": {"k": "v"},
+            "failedAt": "2024-01-15T10:30:01.500Z", "createdAt": "2024-01-15T10:30:01.500Z",
+            "partition": 2, "offset": 12345, "messageKey": "user_1",
+            "publishedAt": "2024-01-15T10:30:00Z",
+            "attempts": [
+                {"delivery": 1, "failedAt": "2024-01-15T10:30:00Z", "consumerId": "c1",
+                 "reason": "nack"},
+                {"delivery": 2, "failedAt": "2024-01-15T10:30:01.500Z", "consumerId": "c2",
+                 "reason": "ack timeout"}
+            ],
+            "redrive": {"messageId": "msg_2", "startedAt": "2024-01-15T10:30:01.500Z"}
+        })
+    );
+    assert_eq!(serde_json::from_value::<DeadLetterMessage>(v.clone()).unwrap(), dead);
+
+    // Unset optional fields are left out, and dead letters written before the new fields
+    // existed read back with the defaults.
+    let mut old = v;
+    for key in ["partition", "offset", "messageKey", "publishedAt", "attempts", "redrive"] {
+        old.as_object_mut().unwrap().remove(key);
+    }
+    let old: DeadLetterMessage = serde_json::from_value(old).unwrap();
+    let bare = DeadLetterMessage {
+        partition: 0,
+        offset: 0,
+        message_key: None,
+        published_at: None,
+        attempts: Vec::new(),
+        redrive: None,
+        ..dead
+    };
+    assert_eq!(old, bare);
+    let v = serde_json::to_value(&bare).unwrap();
+    for key in ["messageKey", "publishedAt", "redrive"] {
+        assert!(v.get(key).is_none(), "{key} should be left out when unset");
+    }
+    assert_eq!((&v["partition"], &v["attempts"]), (&json!(0), &json!([])));
 }

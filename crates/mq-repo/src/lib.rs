@@ -25,8 +25,8 @@ mod timeout;
 pub use config::{MongoConfig, RedisConfig};
 pub use error::{Backend, RepoError, RepoResult};
 pub use log::{
-    Appended, Delivery, GroupLag, MessageLog, NewRecord, PartitionStats, PendingEntry, Record,
-    StartPosition,
+    Appended, Attempt, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
+    PendingEntry, Record, Redelivery, StartPosition,
 };
 pub use memory::{MemoryMessageLog, MemoryMetadata};
 pub use metadata::{

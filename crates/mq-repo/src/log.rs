@@ -86,8 +86,51 @@ pub struct PendingEntry {
     pub consumer: String,
     /// How many times it has been delivered.
     pub delivery_count: u32,
-    /// Milliseconds since it was last delivered.
+    /// Milliseconds since it was last delivered (or, in Redis, since a scan last looked at it
+    /// while it waited for a retry; see [`MessageLog::redeliver`]).
     pub idle_ms: u64,
+    /// While it waits to be delivered again after a failed delivery: when it may be, in ms
+    /// since the epoch. `None` while it is in flight.
+    pub retry_at_ms: Option<i64>,
+}
+
+/// A failed delivery to report with [`MessageLog::fail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The record's offset.
+    pub offset: u64,
+    /// The delivery count the failed delivery had; the failure applies only while the record
+    /// is pending with exactly this count.
+    pub delivery_count: u32,
+    /// When it failed, in ms since the epoch.
+    pub failed_at_ms: i64,
+    /// When it may be delivered again, in ms since the epoch.
+    pub retry_at_ms: i64,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// One failed delivery in a pending record's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The delivery count of the delivery that failed (1 for the first delivery).
+    pub delivery_count: u32,
+    /// When it failed, in ms since the epoch.
+    pub failed_at_ms: i64,
+    /// The consumer that held the record then.
+    pub consumer: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// What [`MessageLog::redeliver`] did and found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Redelivery {
+    /// Records whose retry time had come, now delivered again, in offset order.
+    pub deliveries: Vec<Delivery>,
+    /// In-flight records whose ack timeout ran out, in offset order, untouched: the caller
+    /// decides whether each is retried (see [`MessageLog::fail`]) or dead-lettered.
+    pub expired: Vec<PendingEntry>,
 }
 
 /// The extent of a partition.
@@ -155,7 +198,8 @@ pub trait MessageLog: Send + Sync + Debug {
         start: StartPosition,
     ) -> RepoResult<()>;
 
-    /// Deletes a consumer group and its pending list; false if it did not exist.
+    /// Deletes a consumer group with its pending list, waiting states and failure histories;
+    /// false if it did not exist.
     async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool>;
 
     /// Delivers up to `max` records the group has never delivered to `consumer`, in offset
@@ -169,8 +213,9 @@ pub trait MessageLog: Send + Sync + Debug {
         max: usize,
     ) -> RepoResult<Vec<Delivery>>;
 
-    /// Acknowledges records by offset; returns how many were pending (others, and every offset
-    /// of a group that does not exist, are ignored).
+    /// Acknowledges records by offset, dropping their waiting state and failure history;
+    /// returns how many were pending (others, and every offset of a group that does not exist,
+    /// are ignored).
     async fn ack(
         &self,
         topic: &str,
@@ -180,7 +225,8 @@ pub trait MessageLog: Send + Sync + Debug {
     ) -> RepoResult<u64>;
 
     /// Acknowledges deliveries given as `(offset, delivery count)`: a record is acknowledged
-    /// only while it is pending with exactly that count, so the receipt of an earlier delivery
+    /// only while it is pending with exactly that count (waiting for a retry or not; its
+    /// waiting state and failure history go with it), so the receipt of an earlier delivery
     /// of a record now delivered again settles nothing. Returns how many were acknowledged; a
     /// repeated offset counts once, and every delivery of a group that does not exist is
     /// ignored.
@@ -192,7 +238,8 @@ pub trait MessageLog: Send + Sync + Debug {
         deliveries: &[(u64, u32)],
     ) -> RepoResult<u64>;
 
-    /// Up to `limit` pending records of a group, in offset order.
+    /// Up to `limit` pending records of a group (in flight or waiting for a retry), in offset
+    /// order.
     async fn pending(
         &self,
         topic: &str,
@@ -201,22 +248,9 @@ pub trait MessageLog: Send + Sync + Debug {
         limit: usize,
     ) -> RepoResult<Vec<PendingEntry>>;
 
-    /// Moves up to `max` pending records idle for at least `min_idle` to `consumer`, in offset
-    /// order, raising their delivery count, and returns them. Records trimmed away meanwhile
-    /// are dropped from the pending list instead.
-    async fn claim_idle(
-        &self,
-        topic: &str,
-        partition: u32,
-        group: &str,
-        consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> RepoResult<Vec<Delivery>>;
-
     /// Moves the given pending records to `consumer` now, whatever their idle time, raising
-    /// their delivery counts, and returns them in offset order. Offsets that are not pending are
-    /// skipped; records trimmed away meanwhile are dropped from the pending list instead.
+    /// their delivery counts, and returns them in offset order. Offsets that are not pending,
+    /// or that wait for a retry (those are [`redeliver`](Self::redeliver)'s), are skipped; records trimmed away meanwhile are dropped from the pending list instead.
     /// `NotFound` if the group does not exist.
     async fn claim(
         &self,
@@ -227,20 +261,65 @@ pub trait MessageLog: Send + Sync + Debug {
         offsets: &[u64],
     ) -> RepoResult<Vec<Delivery>>;
 
-    /// Makes pending records claimable by [`claim_idle`](Self::claim_idle) at once, as if they
-    /// had been idle for a very long time, without changing their holder or delivery count (a
-    /// negative acknowledgement). Each delivery is `(offset, delivery count)`: a record is
-    /// released only while it is pending with exactly that count, so a late nack of an earlier
-    /// delivery cannot release the record from the consumer that holds it now. Returns how many
-    /// were released; a repeated offset counts once (its first count is used), and every
-    /// delivery of a group that does not exist is ignored.
-    async fn release(
+    /// Records failed deliveries: each given `(offset, delivery count)` that is pending with
+    /// exactly that count and in flight (not already waiting for a retry) waits until its
+    /// `retry_at_ms`, keeping its holder and delivery count, and gets an [`Attempt`] (with its
+    /// holder as the consumer) appended to its history. Returns how many were recorded; a
+    /// repeated offset counts once (its first failure is used), and every failure of a group
+    /// that does not exist is ignored.
+    async fn fail(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        failures: &[Failure],
+    ) -> RepoResult<u64>;
+
+    /// Gives deliveries back unprocessed: each given `(offset, delivery count)` that is pending
+    /// with exactly that count and in flight waits until `retry_at_ms` like a failed one, but
+    /// gets no attempt in its history, and its delivery count goes back by one, so that its
+    /// next delivery has the count this one had. Returns how many were deferred; a repeated
+    /// offset counts once, and every delivery of a group that does not exist is ignored.
+    async fn defer(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
+        retry_at_ms: i64,
     ) -> RepoResult<u64>;
+
+    /// Delivers again, to `consumer`, up to `max` waiting records whose retry time is at or
+    /// before `now_ms`, lowest offsets first, raising their delivery counts (records trimmed
+    /// away meanwhile are dropped from the pending list, their waiting state and history
+    /// instead); and lists up to `max` in-flight records delivered at least `ack_timeout` ago,
+    /// without changing them. `NotFound` if the group does not exist.
+    ///
+    /// In Redis the scan for expired records passes over waiting ones; each waiting record it
+    /// passes has its idle time reset (which is why [`PendingEntry::idle_ms`] of a waiting
+    /// record may be less than the time since its last delivery), so waiting records cannot
+    /// hide expired ones from later scans.
+    #[allow(clippy::too_many_arguments)]
+    async fn redeliver(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        now_ms: i64,
+        ack_timeout: Duration,
+        max: usize,
+    ) -> RepoResult<Redelivery>;
+
+    /// The failure history of a pending record, oldest first; empty if it has none or is not
+    /// pending.
+    async fn attempts(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offset: u64,
+    ) -> RepoResult<Vec<Attempt>>;
 
     /// How far a group is behind. `NotFound` if the group does not exist.
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag>;
@@ -259,5 +338,7 @@ pub trait MessageLog: Send + Sync + Debug {
     async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64>;
 
     /// Deletes partitions `0..partitions` of a topic with their groups and offset counters.
+    /// Groups' waiting states and failure histories are not covered in Redis (their keys are
+    /// per group): delete each group first.
     async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mq_model::{
-    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, Page, Paged, Topic,
-    TopicStatus,
+    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, Page, Paged, Redrive,
+    Topic, TopicStatus,
 };
 
 use crate::RepoResult;
@@ -124,6 +124,16 @@ pub trait DeadLetterRepository: Send + Sync + Debug {
     async fn delete(&self, id: &str) -> RepoResult<()>;
     /// Deletes all matching the filter; returns how many.
     async fn delete_matching(&self, filter: &DeadLetterFilter) -> RepoResult<u64>;
+    /// Sets a dead letter's `redrive` to `new` if it is currently `expected` (compared by
+    /// message id and start time; `None` matches an unset field), atomically, so that of two
+    /// racing callers exactly one wins. Returns whether it was set; false also when there is
+    /// no dead letter with this id.
+    async fn swap_redrive(
+        &self,
+        id: &str,
+        expected: Option<&Redrive>,
+        new: Option<Redrive>,
+    ) -> RepoResult<bool>;
 }
 
 /// The four metadata repositories of one store, shareable across tasks.

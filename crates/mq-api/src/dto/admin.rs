@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mq_broker::{ConsumerInfo, PartitionPosition};
-use mq_model::{DeliveryMode, StartFrom, Topic, TopicStatus};
+use mq_model::{DeliveryMode, RetryPolicy, StartFrom, Topic, TopicStatus};
 use serde::{Deserialize, Serialize};
 
 /// `POST /topics` (design §5.2.2): the topic config; absent fields take the broker's defaults.
@@ -86,7 +86,27 @@ pub(crate) struct CreateGroup {
     delivery_mode: Option<DeliveryMode>,
     ack_timeout_ms: Option<i64>,
     session_timeout_ms: Option<i64>,
+    retry_policy: Option<RetryPolicy>,
     config: Option<BTreeMap<String, String>>,
+}
+
+/// `PUT /consumer-groups/{groupId}?topicName=`: the settings to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct UpdateGroup {
+    retry_policy: Option<RetryPolicy>,
+    ack_timeout_ms: Option<i64>,
+    session_timeout_ms: Option<i64>,
+}
+
+impl From<UpdateGroup> for mq_broker::GroupUpdate {
+    fn from(g: UpdateGroup) -> Self {
+        Self {
+            retry_policy: g.retry_policy,
+            ack_timeout_ms: g.ack_timeout_ms,
+            session_timeout_ms: g.session_timeout_ms,
+        }
+    }
 }
 
 impl From<CreateGroup> for mq_broker::GroupSpec {
@@ -97,6 +117,7 @@ impl From<CreateGroup> for mq_broker::GroupSpec {
             delivery_mode: g.delivery_mode.unwrap_or(defaults.delivery_mode),
             ack_timeout_ms: g.ack_timeout_ms.unwrap_or(defaults.ack_timeout_ms),
             session_timeout_ms: g.session_timeout_ms.unwrap_or(defaults.session_timeout_ms),
+            retry_policy: g.retry_policy.unwrap_or(defaults.retry_policy),
             config: g.config.unwrap_or(defaults.config),
             ..defaults
         }

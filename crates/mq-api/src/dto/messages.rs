@@ -218,8 +218,32 @@ pub(crate) struct Settle {
     pub(crate) topic_name: String,
     pub(crate) group_id: String,
     pub(crate) receipts: Vec<String>,
-    /// Why a nack happened, for the log; an ack ignores it.
+}
+
+/// `POST /nack`: like an ack's body, plus how the failure is handled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct NackBody {
+    pub(crate) topic_name: String,
+    pub(crate) group_id: String,
+    pub(crate) receipts: Vec<String>,
+    /// Why processing failed: kept in the attempt history and as a dead letter's reason.
     pub(crate) reason: Option<String>,
+    /// Redeliver after this many milliseconds instead of the group's backoff.
+    pub(crate) delay_ms: Option<u64>,
+    /// Do not retry: dead-letter now.
+    #[serde(default)]
+    pub(crate) dead_letter: bool,
+}
+
+impl NackBody {
+    pub(crate) fn nack(&self) -> mq_broker::Nack {
+        mq_broker::Nack {
+            reason: self.reason.clone(),
+            delay: self.delay_ms.map(std::time::Duration::from_millis),
+            dead_letter: self.dead_letter,
+        }
+    }
 }
 
 /// A message as consume and browse show it; `receipt` and `deliveryCount` only on consume.
@@ -292,4 +316,10 @@ pub(crate) struct Acked {
 #[derive(Debug, Serialize)]
 pub(crate) struct Nacked {
     pub(crate) nacked: u64,
+}
+
+/// `{released: n}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Released {
+    pub(crate) released: u64,
 }

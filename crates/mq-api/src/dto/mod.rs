@@ -5,12 +5,16 @@
 //! `mq_model::ConsumerGroup`); the shapes here are the ones that exist only on the wire.
 
 mod admin;
+mod dead_letters;
 mod delay;
 mod messages;
 
-pub(crate) use admin::{ConsumerOut, CreateGroup, CreateTopic, TopicCreated, UpdateTopic};
+pub(crate) use admin::{
+    ConsumerOut, CreateGroup, CreateTopic, TopicCreated, UpdateGroup, UpdateTopic,
+};
+pub(crate) use dead_letters::{DeadLetterOut, RetryBody, RetryOut};
 pub(crate) use delay::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 pub(crate) use messages::{
-    Acked, BatchOut, Consume, MessageOut, MessagesOut, Nacked, PublishedOut, SendBatch,
-    SendMessage, Settle,
+    Acked, BatchOut, Consume, MessageOut, MessagesOut, NackBody, Nacked, PublishedOut, Released,
+    SendBatch, SendMessage, Settle,
 };

@@ -1,10 +1,11 @@
-//! Consuming: `POST /consume` (fetch with a bounded long poll), `POST /ack`, `POST /nack`.
+//! Consuming: `POST /consume` (fetch with a bounded long poll), `POST /ack`, `POST /nack`,
+//! `POST /release`.
 
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;
 
 use super::resource;
-use crate::dto::{Acked, Consume, MessageOut, MessagesOut, Nacked, Settle};
+use crate::dto::{Acked, Consume, MessageOut, MessagesOut, NackBody, Nacked, Released, Settle};
 use crate::envelope::ok;
 use crate::extract::Json;
 use crate::ApiError;
@@ -12,7 +13,8 @@ use crate::ApiError;
 pub(super) fn mount(app: &mut web::ServiceConfig) {
     app.service(resource("/consume").route(web::post().to(consume)))
         .service(resource("/ack").route(web::post().to(ack)))
-        .service(resource("/nack").route(web::post().to(nack)));
+        .service(resource("/nack").route(web::post().to(nack)))
+        .service(resource("/release").route(web::post().to(release)));
 }
 
 async fn consume(broker: web::Data<Broker>, body: Json<Consume>) -> Result<HttpResponse, ApiError> {
@@ -26,9 +28,13 @@ async fn ack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpRespon
     ok("acked", Acked { acked })
 }
 
-async fn nack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
-    let nacked = broker
-        .nack(&body.topic_name, &body.group_id, &body.receipts, body.reason.as_deref())
-        .await?;
+async fn nack(broker: web::Data<Broker>, body: Json<NackBody>) -> Result<HttpResponse, ApiError> {
+    let nacked =
+        broker.nack(&body.topic_name, &body.group_id, &body.receipts, &body.nack()).await?;
     ok("nacked", Nacked { nacked })
+}
+
+async fn release(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
+    let released = broker.release(&body.topic_name, &body.group_id, &body.receipts).await?;
+    ok("released", Released { released })
 }

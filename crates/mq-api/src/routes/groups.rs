@@ -1,11 +1,12 @@
-//! Consumer groups: create, list (optionally of one topic), delete.
+//! Consumer groups: create, list (optionally of one topic), show, update (retry policy and
+//! timeouts), delete.
 
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;
 use serde::Deserialize;
 
 use super::resource;
-use crate::dto::CreateGroup;
+use crate::dto::{CreateGroup, UpdateGroup};
 use crate::envelope::ok;
 use crate::extract::{page, required, Json};
 use crate::ApiError;
@@ -14,7 +15,12 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
     app.service(
         resource("/consumer-groups").route(web::get().to(list)).route(web::post().to(create)),
     )
-    .service(resource("/consumer-groups/{groupId}").route(web::delete().to(delete)));
+    .service(
+        resource("/consumer-groups/{groupId}")
+            .route(web::get().to(show))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    );
 }
 
 async fn create(
@@ -43,14 +49,37 @@ async fn list(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct DeleteQuery {
+struct GroupQuery {
     topic_name: Option<String>,
+}
+
+async fn show(
+    broker: web::Data<Broker>,
+    group: web::Path<String>,
+    query: web::Query<GroupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let topic = required("topicName", query.topic_name.as_deref())?;
+    broker.get_topic(topic).await?;
+    ok("ok", broker.get_group(topic, &group).await?)
+}
+
+async fn update(
+    broker: web::Data<Broker>,
+    group: web::Path<String>,
+    query: web::Query<GroupQuery>,
+    body: Json<UpdateGroup>,
+) -> Result<HttpResponse, ApiError> {
+    let topic = required("topicName", query.topic_name.as_deref())?;
+    ok(
+        "consumer group updated",
+        broker.update_group(topic, &group, body.into_inner().into()).await?,
+    )
 }
 
 async fn delete(
     broker: web::Data<Broker>,
     group: web::Path<String>,
-    query: web::Query<DeleteQuery>,
+    query: web::Query<GroupQuery>,
 ) -> Result<HttpResponse, ApiError> {
     // A group id is unique only within its topic, so the topic must be named.
     let topic = required("topicName", query.topic_name.as_deref())?;

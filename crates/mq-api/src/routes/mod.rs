@@ -3,6 +3,7 @@
 
 mod consume;
 mod consumers;
+mod dead_letters;
 mod groups;
 mod health;
 mod messages;
@@ -42,6 +43,7 @@ pub fn configure(
                     .configure(groups::mount)
                     .configure(consume::mount)
                     .configure(consumers::mount)
+                    .configure(dead_letters::mount)
                     .default_service(web::to(no_route)),
             )
             .default_service(web::to(no_route));

@@ -264,15 +264,16 @@ async fn batches_answer_in_request_order_and_browse_shows_them() {
 }
 
 #[actix_web::test]
-async fn nack_redelivers_at_once_with_a_higher_count() {
+async fn nack_with_no_delay_redelivers_at_once_with_a_higher_count() {
     let api = api().await;
     api.topic("n", 1).await;
     api.group("n", "g").await;
     api.post("/api/v1/mq/messages", &json!({"topicName": "n", "value": "again"})).await.ok();
     let first = api.consume("n", "g", "c", 1).await;
     let receipt = first.data()["messages"][0]["receipt"].clone();
-    let settle =
-        json!({"topicName": "n", "groupId": "g", "receipts": [receipt], "reason": "not now"});
+    let settle = json!({
+        "topicName": "n", "groupId": "g", "receipts": [receipt], "reason": "not now", "delayMs": 0
+    });
     assert_eq!(api.post("/api/v1/mq/nack", &settle).await.ok().data(), &json!({"nacked": 1}));
     let again = api.consume("n", "g", "c", 1).await;
     assert_eq!(again.data()["messages"][0]["value"], "again");

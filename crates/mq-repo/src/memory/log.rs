@@ -1,5 +1,7 @@
 //! The in-memory message log: each partition is a deque of records behind its own mutex, with
 //! consumer groups that track the next offset to deliver and a pending list, like a Redis stream.
+//! A pending entry carries its retry state and failure history itself, so whatever removes it
+//! from the pending list removes those too.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -9,15 +11,11 @@ use async_trait::async_trait;
 use mq_model::{Clock, SystemClock};
 
 use crate::{
-    Appended, Backend, Delivery, GroupLag, MessageLog, NewRecord, PartitionStats, PendingEntry,
-    Record, RepoError, RepoResult, StartPosition,
+    Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
+    PendingEntry, Record, Redelivery, RepoError, RepoResult, StartPosition,
 };
 
 type PartitionKey = (String, u32);
-
-/// How idle a released record looks: longer than any claim threshold in use (about 31 years),
-/// the same figure the Redis log uses.
-const RELEASED_IDLE_MS: i64 = 1_000_000_000_000;
 
 /// Message log held in process memory; lost on exit. Clones share the same data.
 #[derive(Debug, Clone)]
@@ -51,6 +49,32 @@ struct PendingState {
     consumer: String,
     delivery_count: u32,
     delivered_at_ms: i64,
+    /// While it waits for a retry after a failed delivery: when it may be delivered again.
+    retry_at_ms: Option<i64>,
+    /// Its failed deliveries, oldest first; kept across redeliveries until it stops pending.
+    attempts: Vec<Attempt>,
+}
+
+impl PendingState {
+    fn delivered(consumer: &str, now_ms: i64) -> Self {
+        Self {
+            consumer: consumer.to_owned(),
+            delivery_count: 1,
+            delivered_at_ms: now_ms,
+            retry_at_ms: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    fn entry(&self, offset: u64, now_ms: i64) -> PendingEntry {
+        PendingEntry {
+            offset,
+            consumer: self.consumer.clone(),
+            delivery_count: self.delivery_count,
+            idle_ms: u64::try_from(now_ms - self.delivered_at_ms).unwrap_or(0),
+            retry_at_ms: self.retry_at_ms,
+        }
+    }
 }
 
 impl Partition {
@@ -91,8 +115,9 @@ impl Partition {
     }
 
     /// Moves the pending entries at `offsets` (in order) to `consumer`, raising their delivery
-    /// counts; offsets not pending are skipped. Like Redis 7's XCLAIM, an entry whose record
-    /// was trimmed away is dropped from the pending list instead.
+    /// counts and ending any wait for a retry (their failure histories stay); offsets not
+    /// pending are skipped. Like Redis 7's XCLAIM, an entry whose record was trimmed away is
+    /// dropped from the pending list instead.
     fn claim(
         &mut self,
         group: &str,
@@ -113,8 +138,9 @@ impl Partition {
                 continue;
             };
             pending.consumer = consumer.to_owned();
-            pending.delivery_count += 1;
+            pending.delivery_count = pending.delivery_count.saturating_add(1);
             pending.delivered_at_ms = now_ms;
+            pending.retry_at_ms = None;
             claimed.push(Delivery { record, delivery_count: pending.delivery_count });
         }
         Ok(claimed)
@@ -290,14 +316,7 @@ impl MessageLog for MemoryMessageLog {
             let state = part.group_mut(group)?;
             for record in &batch {
                 state.next_offset = record.offset + 1;
-                state.pending.insert(
-                    record.offset,
-                    PendingState {
-                        consumer: consumer.to_owned(),
-                        delivery_count: 1,
-                        delivered_at_ms: now_ms,
-                    },
-                );
+                state.pending.insert(record.offset, PendingState::delivered(consumer, now_ms));
             }
             Ok(batch.into_iter().map(|record| Delivery { record, delivery_count: 1 }).collect())
         })
@@ -335,37 +354,8 @@ impl MessageLog for MemoryMessageLog {
                 .pending
                 .iter()
                 .take(limit)
-                .map(|(offset, p)| PendingEntry {
-                    offset: *offset,
-                    consumer: p.consumer.clone(),
-                    delivery_count: p.delivery_count,
-                    idle_ms: u64::try_from(now_ms - p.delivered_at_ms).unwrap_or(0),
-                })
+                .map(|(offset, p)| p.entry(*offset, now_ms))
                 .collect())
-        })
-    }
-
-    async fn claim_idle(
-        &self,
-        topic: &str,
-        partition: u32,
-        group: &str,
-        consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> RepoResult<Vec<Delivery>> {
-        let now_ms = self.clock.now_ms();
-        let min_idle_ms = i64::try_from(min_idle.as_millis()).unwrap_or(i64::MAX);
-        self.with_group(topic, partition, group, |part| {
-            let idle: Vec<u64> = part
-                .group_mut(group)?
-                .pending
-                .iter()
-                .filter(|(_, p)| now_ms - p.delivered_at_ms >= min_idle_ms)
-                .map(|(offset, _)| *offset)
-                .take(max)
-                .collect();
-            part.claim(group, consumer, idle, now_ms)
         })
     }
 
@@ -381,7 +371,12 @@ impl MessageLog for MemoryMessageLog {
         let mut wanted = offsets.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        self.with_group(topic, partition, group, |part| part.claim(group, consumer, wanted, now_ms))
+        self.with_group(topic, partition, group, |part| {
+            // Records waiting for a retry are `redeliver`'s to deliver again.
+            let pending = &part.group_mut(group)?.pending;
+            wanted.retain(|o| pending.get(o).is_none_or(|p| p.retry_at_ms.is_none()));
+            part.claim(group, consumer, wanted, now_ms)
+        })
     }
 
     async fn ack_deliveries(
@@ -396,19 +391,147 @@ impl MessageLog for MemoryMessageLog {
         })
     }
 
-    async fn release(
+    async fn fail(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        failures: &[Failure],
+    ) -> RepoResult<u64> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let first_offset = part.first_offset();
+        let Some(state) = part.groups.get_mut(group) else {
+            return Ok(0);
+        };
+        let mut recorded = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for failure in failures {
+            if !seen.insert(failure.offset) {
+                continue;
+            }
+            let Some(pending) = state.pending.get_mut(&failure.offset) else {
+                continue;
+            };
+            if pending.delivery_count != failure.delivery_count || pending.retry_at_ms.is_some() {
+                continue;
+            }
+            if failure.offset < first_offset {
+                // Like Redis 7, where the script's XCLAIM drops an entry trimmed away from the
+                // pending list: there is nothing left to retry.
+                state.pending.remove(&failure.offset);
+                continue;
+            }
+            pending.retry_at_ms = Some(failure.retry_at_ms);
+            pending.attempts.push(Attempt {
+                delivery_count: failure.delivery_count,
+                failed_at_ms: failure.failed_at_ms,
+                consumer: pending.consumer.clone(),
+                reason: failure.reason.clone(),
+            });
+            recorded += 1;
+        }
+        Ok(recorded)
+    }
+
+    async fn defer(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
+        retry_at_ms: i64,
     ) -> RepoResult<u64> {
-        let released_at = self.clock.now_ms().saturating_sub(RELEASED_IDLE_MS);
-        self.settle(topic, partition, group, deliveries, |state, offset| {
-            if let Some(p) = state.pending.get_mut(&offset) {
-                p.delivered_at_ms = released_at;
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(0);
+        };
+        let mut part = lock(&part);
+        let first_offset = part.first_offset();
+        let Some(state) = part.groups.get_mut(group) else {
+            return Ok(0);
+        };
+        let mut deferred = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for &(offset, count) in deliveries {
+            if !seen.insert(offset) {
+                continue;
             }
+            let Some(pending) = state.pending.get_mut(&offset) else {
+                continue;
+            };
+            if pending.delivery_count != count || pending.retry_at_ms.is_some() {
+                continue;
+            }
+            if offset < first_offset {
+                // Trimmed away: as with `fail`, nothing is left to deliver.
+                state.pending.remove(&offset);
+                continue;
+            }
+            pending.retry_at_ms = Some(retry_at_ms);
+            pending.delivery_count = count.saturating_sub(1);
+            deferred += 1;
+        }
+        Ok(deferred)
+    }
+
+    async fn redeliver(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        now_ms: i64,
+        ack_timeout: Duration,
+        max: usize,
+    ) -> RepoResult<Redelivery> {
+        // Retry times are the caller's (`now_ms`); delivery and idle times are this log's clock,
+        // as everywhere else.
+        let clock_ms = self.clock.now_ms();
+        let timeout_ms = i64::try_from(ack_timeout.as_millis()).unwrap_or(i64::MAX);
+        self.with_group(topic, partition, group, |part| {
+            let due: Vec<u64> = part
+                .group_mut(group)?
+                .pending
+                .iter()
+                .filter(|(_, p)| p.retry_at_ms.is_some_and(|at| at <= now_ms))
+                .map(|(offset, _)| *offset)
+                .take(max)
+                .collect();
+            let deliveries = part.claim(group, consumer, due, clock_ms)?;
+            let expired = part
+                .group_mut(group)?
+                .pending
+                .iter()
+                .filter(|(_, p)| {
+                    p.retry_at_ms.is_none()
+                        && clock_ms.saturating_sub(p.delivered_at_ms) >= timeout_ms
+                })
+                .take(max)
+                .map(|(offset, p)| p.entry(*offset, clock_ms))
+                .collect();
+            Ok(Redelivery { deliveries, expired })
         })
+    }
+
+    async fn attempts(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offset: u64,
+    ) -> RepoResult<Vec<Attempt>> {
+        let Some(part) = self.existing(topic, partition) else {
+            return Ok(Vec::new());
+        };
+        let part = lock(&part);
+        Ok(part
+            .groups
+            .get(group)
+            .and_then(|state| state.pending.get(&offset))
+            .map(|p| p.attempts.clone())
+            .unwrap_or_default())
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use mq_model::{Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Topic};
+use mq_model::{Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic};
 
 use crate::metadata::{
     ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
@@ -215,6 +215,20 @@ fn dead_letter_matches(filter: &DeadLetterFilter, d: &DeadLetterMessage) -> bool
         && filter.to.is_none_or(|to| d.failed_at < to)
 }
 
+/// Whether a stored redrive is the expected one: same message id and the same start time to
+/// the millisecond, the precision MongoDB stores it with, so both stores accept the same
+/// `expected` values.
+fn same_redrive(stored: Option<&Redrive>, expected: Option<&Redrive>) -> bool {
+    match (stored, expected) {
+        (None, None) => true,
+        (Some(s), Some(e)) => {
+            s.message_id == e.message_id
+                && s.started_at.timestamp_millis() == e.started_at.timestamp_millis()
+        }
+        _ => false,
+    }
+}
+
 #[async_trait]
 impl DeadLetterRepository for MemoryMetadata {
     async fn insert(&self, dead: DeadLetterMessage) -> RepoResult<DeadLetterMessage> {
@@ -255,5 +269,20 @@ impl DeadLetterRepository for MemoryMetadata {
         let before = state.dead_letters.len();
         state.dead_letters.retain(|_, d| !dead_letter_matches(filter, d));
         Ok((before - state.dead_letters.len()) as u64)
+    }
+
+    async fn swap_redrive(
+        &self,
+        id: &str,
+        expected: Option<&Redrive>,
+        new: Option<Redrive>,
+    ) -> RepoResult<bool> {
+        let mut state = self.state();
+        let Some(dead) = state.dead_letters.get_mut(id) else { return Ok(false) };
+        if !same_redrive(dead.redrive.as_ref(), expected) {
+            return Ok(false);
+        }
+        dead.redrive = new;
+        Ok(true)
     }
 }

@@ -7,13 +7,17 @@
 //! and every realistic `u64` offset, and reading also accepts int32 written by other tools.
 //! Times are BSON dates (millisecond precision), so they are truncated to the millisecond on the
 //! way in; reading back returns exactly what was stored.
+//!
+//! Topics, groups and consumers are here, with the conversions all documents share; dead
+//! letters, which may spill their content into a second collection, are in
+//! [`super::dead_letter_docs`].
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::{self, spec::BinarySubtype, Binary, Document};
+use mongodb::bson::{self, Document};
 use mq_model::{
-    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DeliveryMode, GroupStatus,
+    BackoffKind, Consumer, ConsumerGroup, ConsumerStatus, DeliveryMode, GroupStatus, RetryPolicy,
     StartFrom, Topic, TopicStatus,
 };
 use serde::de::DeserializeOwned;
@@ -27,8 +31,6 @@ pub(super) const TOPICS: &str = "topics";
 pub(super) const CONSUMER_GROUPS: &str = "consumer_groups";
 /// Collection of consumers.
 pub(super) const CONSUMERS: &str = "consumers";
-/// Collection of dead letters.
-pub(super) const DEAD_LETTERS: &str = "dead_letter_messages";
 
 /// A topic as stored in `topics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +114,10 @@ pub(super) struct GroupDoc {
     pub(super) ack_timeout_ms: i64,
     #[serde(default = "default_session_timeout_ms")]
     pub(super) session_timeout_ms: i64,
+    /// Always written; a group stored before retry policies existed (no field, or `null`)
+    /// reads back with the default policy.
+    #[serde(default)]
+    pub(super) retry_policy: Option<RetryPolicyDoc>,
     #[serde(default)]
     pub(super) config: BTreeMap<String, String>,
     /// Stored as `null` until a member first commits, so the field is always present as in
@@ -130,6 +136,55 @@ fn default_session_timeout_ms() -> i64 {
     mq_model::DEFAULT_SESSION_TIMEOUT_MS
 }
 
+/// A group's retry policy as stored in its `retry_policy` sub-document. A field missing from a
+/// stored policy reads as its default, like a field missing from the JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", default)]
+pub(super) struct RetryPolicyDoc {
+    pub(super) max_retries: i64,
+    pub(super) backoff: BackoffKind,
+    pub(super) initial_backoff_ms: i64,
+    pub(super) multiplier: f64,
+    pub(super) max_backoff_ms: i64,
+    pub(super) jitter: f64,
+    /// Always written, empty for exponential backoff, so the document shows every field.
+    pub(super) delays_ms: Vec<i64>,
+}
+
+impl Default for RetryPolicyDoc {
+    fn default() -> Self {
+        RetryPolicy::default().into()
+    }
+}
+
+impl From<RetryPolicy> for RetryPolicyDoc {
+    fn from(p: RetryPolicy) -> Self {
+        Self {
+            max_retries: i64::from(p.max_retries),
+            backoff: p.backoff,
+            initial_backoff_ms: p.initial_backoff_ms,
+            multiplier: p.multiplier,
+            max_backoff_ms: p.max_backoff_ms,
+            jitter: p.jitter,
+            delays_ms: p.delays_ms,
+        }
+    }
+}
+
+impl RetryPolicyDoc {
+    fn into_model(self, what: &'static str) -> RepoResult<RetryPolicy> {
+        Ok(RetryPolicy {
+            max_retries: to_u32(what, "retry_policy.max_retries", self.max_retries)?,
+            backoff: self.backoff,
+            initial_backoff_ms: self.initial_backoff_ms,
+            multiplier: self.multiplier,
+            max_backoff_ms: self.max_backoff_ms,
+            jitter: self.jitter,
+            delays_ms: self.delays_ms,
+        })
+    }
+}
+
 impl From<ConsumerGroup> for GroupDoc {
     fn from(g: ConsumerGroup) -> Self {
         Self {
@@ -142,6 +197,7 @@ impl From<ConsumerGroup> for GroupDoc {
             start_from: g.start_from,
             ack_timeout_ms: g.ack_timeout_ms,
             session_timeout_ms: g.session_timeout_ms,
+            retry_policy: Some(g.retry_policy.into()),
             config: g.config,
             last_commit_time: g.last_commit_time.map(to_bson_time),
             created_at: to_bson_time(g.created_at),
@@ -156,6 +212,7 @@ impl TryFrom<GroupDoc> for ConsumerGroup {
     fn try_from(d: GroupDoc) -> RepoResult<Self> {
         const WHAT: &str = "consumer group";
         Ok(Self {
+            retry_policy: d.retry_policy.unwrap_or_default().into_model(WHAT)?,
             consumer_count: to_u32(WHAT, "consumer_count", d.consumer_count)?,
             last_commit_time: d
                 .last_commit_time
@@ -245,64 +302,6 @@ impl TryFrom<ConsumerDoc> for Consumer {
     }
 }
 
-/// A dead letter as stored in `dead_letter_messages`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) struct DeadLetterDoc {
-    #[serde(rename = "_id")]
-    pub(super) id: String,
-    pub(super) original_topic_name: String,
-    pub(super) original_message_id: String,
-    pub(super) consumer_group_id: String,
-    #[serde(default)]
-    pub(super) failure_reason: String,
-    pub(super) retry_count: i64,
-    /// BSON binary (generic subtype) rather than an array of numbers: compact and what other
-    /// drivers read as bytes.
-    pub(super) message_content: Binary,
-    #[serde(default)]
-    pub(super) headers: BTreeMap<String, String>,
-    pub(super) failed_at: bson::DateTime,
-    pub(super) created_at: bson::DateTime,
-}
-
-impl From<DeadLetterMessage> for DeadLetterDoc {
-    fn from(m: DeadLetterMessage) -> Self {
-        Self {
-            id: m.id,
-            original_topic_name: m.original_topic_name,
-            original_message_id: m.original_message_id,
-            consumer_group_id: m.consumer_group_id,
-            failure_reason: m.failure_reason,
-            retry_count: i64::from(m.retry_count),
-            message_content: Binary { subtype: BinarySubtype::Generic, bytes: m.message_content },
-            headers: m.headers,
-            failed_at: to_bson_time(m.failed_at),
-            created_at: to_bson_time(m.created_at),
-        }
-    }
-}
-
-impl TryFrom<DeadLetterDoc> for DeadLetterMessage {
-    type Error = RepoError;
-
-    fn try_from(d: DeadLetterDoc) -> RepoResult<Self> {
-        const WHAT: &str = "dead letter";
-        Ok(Self {
-            retry_count: to_u32(WHAT, "retry_count", d.retry_count)?,
-            failed_at: from_bson_time(WHAT, "failed_at", d.failed_at)?,
-            created_at: from_bson_time(WHAT, "created_at", d.created_at)?,
-            id: d.id,
-            original_topic_name: d.original_topic_name,
-            original_message_id: d.original_message_id,
-            consumer_group_id: d.consumer_group_id,
-            failure_reason: d.failure_reason,
-            message_content: d.message_content.bytes,
-            headers: d.headers,
-        })
-    }
-}
-
 /// Serializes a document struct for the driver.
 pub(super) fn encode<D: Serialize>(what: &'static str, doc: &D) -> RepoResult<Document> {
     bson::to_document(doc).map_err(|e| RepoError::Corrupt { what, detail: e.to_string() })
@@ -316,9 +315,12 @@ where
     D: DeserializeOwned,
     M: TryFrom<D, Error = RepoError>,
 {
-    let parsed: D =
-        bson::from_document(doc).map_err(|e| RepoError::Corrupt { what, detail: e.to_string() })?;
-    M::try_from(parsed)
+    M::try_from(parse::<D>(what, doc)?)
+}
+
+/// Reads a stored document into its document struct; see [`decode`].
+pub(super) fn parse<D: DeserializeOwned>(what: &'static str, doc: Document) -> RepoResult<D> {
+    bson::from_document(doc).map_err(|e| RepoError::Corrupt { what, detail: e.to_string() })
 }
 
 /// A model time as a BSON date, truncated (floored) to the millisecond.
@@ -341,26 +343,30 @@ pub(super) fn to_bson_time_ceil(t: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(ms)
 }
 
-fn from_bson_time(what: &'static str, field: &str, t: bson::DateTime) -> RepoResult<DateTime<Utc>> {
+pub(super) fn from_bson_time(
+    what: &'static str,
+    field: &str,
+    t: bson::DateTime,
+) -> RepoResult<DateTime<Utc>> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).ok_or_else(|| RepoError::Corrupt {
         what,
         detail: format!("{field} {} ms is outside the supported time range", t.timestamp_millis()),
     })
 }
 
-fn to_u32(what: &'static str, field: &str, v: i64) -> RepoResult<u32> {
+pub(super) fn to_u32(what: &'static str, field: &str, v: i64) -> RepoResult<u32> {
     u32::try_from(v).map_err(|_| RepoError::Corrupt {
         what,
         detail: format!("{field} {v} is not a 32-bit unsigned number"),
     })
 }
 
-fn to_u64(what: &'static str, field: &str, v: i64) -> RepoResult<u64> {
+pub(super) fn to_u64(what: &'static str, field: &str, v: i64) -> RepoResult<u64> {
     u64::try_from(v)
         .map_err(|_| RepoError::Corrupt { what, detail: format!("{field} {v} is negative") })
 }
 
-fn to_i64(what: &'static str, field: &str, v: u64) -> RepoResult<i64> {
+pub(super) fn to_i64(what: &'static str, field: &str, v: u64) -> RepoResult<i64> {
     i64::try_from(v).map_err(|_| RepoError::Corrupt {
         what,
         detail: format!("{field} {v} does not fit a BSON int64"),
@@ -418,30 +424,89 @@ mod tests {
         assert_eq!(back, consumer);
     }
 
+    fn group(retry_policy: RetryPolicy) -> ConsumerGroup {
+        let t = at(1_700_000_000_123, 0);
+        ConsumerGroup {
+            id: "group_1".into(),
+            group_id: "billing".into(),
+            topic_name: "orders".into(),
+            consumer_count: 2,
+            status: GroupStatus::Active,
+            delivery_mode: DeliveryMode::Ordered,
+            start_from: StartFrom::Earliest,
+            ack_timeout_ms: 1_500,
+            session_timeout_ms: 2_500,
+            retry_policy,
+            config: BTreeMap::new(),
+            last_commit_time: None,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
     #[test]
-    fn bad_stored_values_are_corrupt() {
-        let t = bson::DateTime::from_millis(0);
-        let base = bson::doc! {
-            "_id": "dlq_1", "original_topic_name": "t", "original_message_id": "m",
-            "consumer_group_id": "g", "failure_reason": "x", "retry_count": 1_i32,
-            "message_content": Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2] },
-            "headers": {}, "failed_at": t, "created_at": t,
+    fn group_stores_its_retry_policy_as_a_snake_case_sub_document() {
+        let policy = RetryPolicy {
+            max_retries: 3,
+            backoff: BackoffKind::Explicit,
+            initial_backoff_ms: 500,
+            multiplier: 1.5,
+            max_backoff_ms: 60_000,
+            jitter: 0.25,
+            delays_ms: vec![1_000, 5_000],
         };
-        let ok: DeadLetterMessage =
-            decode::<DeadLetterDoc, _>("dead letter", base.clone()).unwrap();
-        assert_eq!((ok.retry_count, ok.message_content), (1, vec![1, 2]));
-        for (field, value) in [
-            ("retry_count", bson::Bson::Int64(-1)),
-            ("failed_at", bson::Bson::String("yesterday".into())),
-            ("original_message_id", bson::Bson::Null),
+        let g = group(policy);
+        let doc = encode("consumer group", &GroupDoc::from(g.clone())).unwrap();
+        let stored = doc.get_document("retry_policy").unwrap();
+        assert_eq!(
+            stored,
+            &bson::doc! {
+                "max_retries": 3_i64, "backoff": "explicit", "initial_backoff_ms": 500_i64,
+                "multiplier": 1.5, "max_backoff_ms": 60_000_i64, "jitter": 0.25,
+                "delays_ms": [1_000_i64, 5_000_i64],
+            }
+        );
+        assert_eq!(decode::<GroupDoc, ConsumerGroup>("consumer group", doc).unwrap(), g);
+
+        let g = group(RetryPolicy::default());
+        let doc = encode("consumer group", &GroupDoc::from(g.clone())).unwrap();
+        assert_eq!(
+            doc.get_document("retry_policy").unwrap().get_array("delays_ms").unwrap().len(),
+            0
+        );
+        assert_eq!(decode::<GroupDoc, ConsumerGroup>("consumer group", doc).unwrap(), g);
+    }
+
+    #[test]
+    fn group_without_a_stored_policy_reads_the_default() {
+        let g = group(RetryPolicy { max_retries: 3, ..RetryPolicy::default() });
+        let full = encode("consumer group", &GroupDoc::from(g)).unwrap();
+        let read = |change: &dyn Fn(&mut Document)| {
+            let mut doc = full.clone();
+            change(&mut doc);
+            decode::<GroupDoc, ConsumerGroup>("consumer group", doc).map(|g| g.retry_policy)
+        };
+        assert_eq!(read(&|d| drop(d.remove("retry_policy"))).unwrap(), RetryPolicy::default());
+        assert_eq!(
+            read(&|d| drop(d.insert("retry_policy", bson::Bson::Null))).unwrap(),
+            RetryPolicy::default()
+        );
+        // A partly written policy keeps what it has; int32 and int64 both read.
+        let partial = bson::doc! { "max_retries": 4_i32, "multiplier": 3_i32 };
+        assert_eq!(
+            read(&|d| drop(d.insert("retry_policy", partial.clone()))).unwrap(),
+            RetryPolicy { max_retries: 4, multiplier: 3.0, ..RetryPolicy::default() }
+        );
+
+        for (policy, named) in [
+            (bson::doc! { "max_retries": -1_i64 }, Some("retry_policy.max_retries")),
+            (bson::doc! { "backoff": "linear" }, None),
         ] {
-            let mut doc = base.clone();
-            doc.insert(field, value);
-            let err = decode::<DeadLetterDoc, DeadLetterMessage>("dead letter", doc).unwrap_err();
-            assert!(
-                matches!(err, RepoError::Corrupt { what: "dead letter", .. }),
-                "{field}: {err}"
-            );
+            let err = read(&|d| drop(d.insert("retry_policy", policy.clone()))).unwrap_err();
+            assert!(matches!(err, RepoError::Corrupt { what: "consumer group", .. }), "{err}");
+            if let Some(named) = named {
+                assert!(err.to_string().contains(named), "{err}");
+            }
         }
     }
 }

@@ -10,16 +10,26 @@
 //! | `consumers`            | `group_id_status`                        | `group_id: 1, status: 1`                    | no     |
 //! | `dead_letter_messages` | `original_topic_name_failed_at`          | `original_topic_name: 1, failed_at: 1`      | no     |
 //! | `dead_letter_messages` | `consumer_group_id_failed_at`            | `consumer_group_id: 1, failed_at: 1`        | no     |
+//! | `dead_letter_contents` | `dead_letter_id_n`                       | `dead_letter_id: 1, n: 1`                   | no     |
 //!
 //! Corrections to the design's table: a group id is unique only within its topic, and a
 //! consumer id only within its (group, topic), because one client may join several groups.
-//! There is no `messages` collection: messages live in Redis Streams.
+//! There is no `messages` collection: messages live in Redis Streams. `dead_letter_contents`
+//! is not in the design: it holds the chunks of dead-letter contents too large to keep inside
+//! the dead-letter document (see `super::dead_letter_docs`); chunks are read and deleted by
+//! `dead_letter_id`, in `n` order. Its `_id` (`<dead letter id>:<n>`) already makes chunks
+//! unique, so the index need not be.
 
 use mongodb::bson::Document;
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
-use super::docs::{CONSUMERS, CONSUMER_GROUPS, DEAD_LETTERS, TOPICS};
+use super::dead_letter_docs::{DEAD_LETTERS, DEAD_LETTER_CONTENTS};
+use super::docs::{CONSUMERS, CONSUMER_GROUPS, TOPICS};
+
+/// Every collection with indexes, in creation order.
+const COLLECTIONS: [&str; 5] =
+    [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS, DEAD_LETTER_CONTENTS];
 use crate::{RepoError, RepoResult};
 
 /// One index: the collection it belongs to, its explicit name, its ascending key fields in
@@ -75,6 +85,12 @@ pub(super) const INDEXES: &[IndexSpec] = &[
         keys: &["consumer_group_id", "failed_at"],
         unique: false,
     },
+    IndexSpec {
+        collection: DEAD_LETTER_CONTENTS,
+        name: "dead_letter_id_n",
+        keys: &["dead_letter_id", "n"],
+        unique: false,
+    },
 ];
 
 impl IndexSpec {
@@ -94,7 +110,7 @@ impl IndexSpec {
 /// creates the collection). Safe to run on every start: existing identical indexes are left
 /// alone.
 pub(super) async fn ensure_indexes(db: &Database) -> RepoResult<()> {
-    for collection in [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS] {
+    for collection in COLLECTIONS {
         let models: Vec<IndexModel> =
             INDEXES.iter().filter(|i| i.collection == collection).map(IndexSpec::model).collect();
         db.collection::<Document>(collection)
@@ -111,7 +127,7 @@ mod tests {
 
     #[test]
     fn every_collection_has_indexes_with_unique_names() {
-        for collection in [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS] {
+        for collection in COLLECTIONS {
             let names: Vec<_> =
                 INDEXES.iter().filter(|i| i.collection == collection).map(|i| i.name).collect();
             assert!(!names.is_empty(), "{collection}");
@@ -122,5 +138,9 @@ mod tests {
         }
         let consumers = INDEXES.iter().find(|i| i.unique && i.collection == CONSUMERS).unwrap();
         assert_eq!(consumers.keys, ["consumer_id", "group_id", "topic_name"]);
+        assert!(
+            INDEXES.iter().all(|i| COLLECTIONS.contains(&i.collection)),
+            "every index's collection is created"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! The MongoDB metadata repositories: document structs, indexes and the repository impls.
 
+mod dead_letter_docs;
+mod dead_letters;
 mod docs;
 mod indexes;
 mod queries;

@@ -4,6 +4,16 @@
 //! `Timeout` or `Mongo` error instead of a hang. Uniqueness is enforced by the unique indexes
 //! of [`super::indexes`]: inserts catch the duplicate-key error rather than checking first,
 //! which would race with a concurrent insert.
+//!
+//! | collection             | holds                                                          |
+//! |------------------------|----------------------------------------------------------------|
+//! | `topics`               | [`TopicDoc`], one per topic                                    |
+//! | `consumer_groups`      | [`GroupDoc`], with its `retry_policy` sub-document             |
+//! | `consumers`            | [`ConsumerDoc`], one per (topic, group, consumer id)           |
+//! | `dead_letter_messages` | [`DeadLetterDoc`], its content inline up to 1 MiB              |
+//! | `dead_letter_contents` | `ContentChunkDoc`s: larger contents in chunks of up to 1 MiB   |
+//!
+//! The dead-letter repository, which spans the last two, is in [`super::dead_letters`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -14,20 +24,19 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database};
-use mq_model::{Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Topic};
+use mq_model::{Consumer, ConsumerGroup, Page, Paged, Topic};
 use serde::de::DeserializeOwned;
 
+#[cfg(doc)]
+use super::dead_letter_docs::DeadLetterDoc;
 use super::docs::{
-    decode, encode, ConsumerDoc, DeadLetterDoc, GroupDoc, TopicDoc, CONSUMERS, CONSUMER_GROUPS,
-    DEAD_LETTERS, TOPICS,
+    decode, encode, ConsumerDoc, GroupDoc, TopicDoc, CONSUMERS, CONSUMER_GROUPS, TOPICS,
 };
 use super::indexes::ensure_indexes;
-use super::queries::{
-    consumer_query, dead_letter_filter, dead_letter_query, group_query, topic_query,
-};
+use super::queries::{consumer_query, group_query, topic_query};
 use crate::metadata::{
-    ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
-    DeadLetterRepository, GroupFilter, TopicFilter, TopicRepository,
+    ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, GroupFilter, TopicFilter,
+    TopicRepository,
 };
 use crate::timeout::bounded;
 use crate::{Backend, MongoConfig, RepoError, RepoResult};
@@ -36,7 +45,8 @@ use crate::{Backend, MongoConfig, RepoError, RepoResult};
 const DUPLICATE_KEY: i32 = 11000;
 
 /// Topics, consumer groups, consumers and dead letters in one MongoDB database, in the
-/// collections `topics`, `consumer_groups`, `consumers` and `dead_letter_messages`.
+/// collections `topics`, `consumer_groups`, `consumers`, `dead_letter_messages` and
+/// `dead_letter_contents` (see the module docs).
 ///
 /// Cheap to clone: clones share the driver's connection pool.
 #[derive(Debug, Clone)]
@@ -73,11 +83,11 @@ impl MongoMetadata {
         Ok(this)
     }
 
-    fn coll(&self, name: &str) -> Collection<Document> {
+    pub(super) fn coll(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
 
-    async fn bounded<T>(
+    pub(super) async fn bounded<T>(
         &self,
         op: &'static str,
         fut: impl Future<Output = RepoResult<T>>,
@@ -86,7 +96,7 @@ impl MongoMetadata {
     }
 
     /// Inserts `doc`; a unique-index violation becomes `exists()`.
-    async fn insert(
+    pub(super) async fn insert(
         &self,
         op: &'static str,
         collection: &str,
@@ -123,8 +133,8 @@ impl MongoMetadata {
         found.map(|doc| decode::<D, M>(what, doc)).transpose()
     }
 
-    /// One page of the documents matching `filter` in `sort` order, with the total count of
-    /// matches (same filter, so the total agrees with the pages).
+    /// One page of the documents matching `filter` in `sort` order, decoded, with the total
+    /// count of matches.
     async fn list<D, M>(
         &self,
         op: &'static str,
@@ -137,34 +147,42 @@ impl MongoMetadata {
         D: DeserializeOwned,
         M: TryFrom<D, Error = RepoError>,
     {
-        let (filter, sort) = query;
-        let coll = self.coll(collection);
-        let docs = self
-            .bounded(op, async {
-                let total =
-                    coll.count_documents(filter.clone()).await.map_err(RepoError::mongo(op))?;
-                // A zero page size or a skip past what the server accepts (an i64) cannot
-                // return anything; MongoDB would read a limit of 0 as "no limit".
-                let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
-                if limit == 0 || i64::try_from(page.skip()).is_err() {
-                    return Ok((total, Vec::new()));
-                }
-                let cursor = coll
-                    .find(filter)
-                    .sort(sort)
-                    .skip(page.skip())
-                    .limit(limit)
-                    .await
-                    .map_err(RepoError::mongo(op))?;
-                let docs: Vec<Document> =
-                    cursor.try_collect().await.map_err(RepoError::mongo(op))?;
-                Ok((total, docs))
-            })
-            .await;
-        let (total, docs) = docs?;
+        let (total, docs) = self.list_raw(op, collection, query, page).await?;
         let items =
             docs.into_iter().map(|doc| decode::<D, M>(what, doc)).collect::<RepoResult<_>>()?;
         Ok(Paged { items, total, page: page.page, page_size: page.page_size })
+    }
+
+    /// One page of the documents matching `filter` in `sort` order, as stored, with the total
+    /// count of matches (same filter, so the total agrees with the pages).
+    pub(super) async fn list_raw(
+        &self,
+        op: &'static str,
+        collection: &str,
+        query: (Document, Document),
+        page: Page,
+    ) -> RepoResult<(u64, Vec<Document>)> {
+        let (filter, sort) = query;
+        let coll = self.coll(collection);
+        self.bounded(op, async {
+            let total = coll.count_documents(filter.clone()).await.map_err(RepoError::mongo(op))?;
+            // A zero page size or a skip past what the server accepts (an i64) cannot
+            // return anything; MongoDB would read a limit of 0 as "no limit".
+            let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+            if limit == 0 || i64::try_from(page.skip()).is_err() {
+                return Ok((total, Vec::new()));
+            }
+            let cursor = coll
+                .find(filter)
+                .sort(sort)
+                .skip(page.skip())
+                .limit(limit)
+                .await
+                .map_err(RepoError::mongo(op))?;
+            let docs: Vec<Document> = cursor.try_collect().await.map_err(RepoError::mongo(op))?;
+            Ok((total, docs))
+        })
+        .await
     }
 
     /// Replaces the document matching `filter` with `doc`, keeping the stored `_id` (which
@@ -201,7 +219,7 @@ impl MongoMetadata {
     }
 
     /// Deletes the one document matching `filter`; `missing()` if nothing matched.
-    async fn delete_one(
+    pub(super) async fn delete_one(
         &self,
         op: &'static str,
         collection: &str,
@@ -220,7 +238,7 @@ impl MongoMetadata {
     }
 
     /// Deletes every document matching `filter`; returns how many.
-    async fn delete_many(
+    pub(super) async fn delete_many(
         &self,
         op: &'static str,
         collection: &str,
@@ -439,45 +457,5 @@ impl ConsumerRepository for MongoMetadata {
     async fn delete_by_group(&self, topic: &str, group_id: &str) -> RepoResult<u64> {
         let filter = doc! { "group_id": group_id, "topic_name": topic };
         self.delete_many("delete consumers of group", CONSUMERS, filter).await
-    }
-}
-
-#[async_trait]
-impl DeadLetterRepository for MongoMetadata {
-    async fn insert(&self, dead: DeadLetterMessage) -> RepoResult<DeadLetterMessage> {
-        let doc = DeadLetterDoc::from(dead);
-        let id = doc.id.clone();
-        self.insert("insert dead letter", DEAD_LETTERS, encode("dead letter", &doc)?, || {
-            RepoError::AlreadyExists { kind: "dead letter", id }
-        })
-        .await?;
-        DeadLetterMessage::try_from(doc)
-    }
-
-    async fn get(&self, id: &str) -> RepoResult<Option<DeadLetterMessage>> {
-        let filter = doc! { "_id": id };
-        self.find_one::<DeadLetterDoc, _>("get dead letter", DEAD_LETTERS, "dead letter", filter)
-            .await
-    }
-
-    async fn list(
-        &self,
-        filter: &DeadLetterFilter,
-        page: Page,
-    ) -> RepoResult<Paged<DeadLetterMessage>> {
-        let query = dead_letter_query(filter);
-        self.list::<DeadLetterDoc, _>("list dead letters", DEAD_LETTERS, "dead letter", query, page)
-            .await
-    }
-
-    async fn delete(&self, id: &str) -> RepoResult<()> {
-        self.delete_one("delete dead letter", DEAD_LETTERS, doc! { "_id": id }, || {
-            RepoError::NotFound { kind: "dead letter", id: id.to_owned() }
-        })
-        .await
-    }
-
-    async fn delete_matching(&self, filter: &DeadLetterFilter) -> RepoResult<u64> {
-        self.delete_many("purge dead letters", DEAD_LETTERS, dead_letter_filter(filter)).await
     }
 }

@@ -1,16 +1,18 @@
-//! Redis key names of a partition (log and schedule), of the schedule index, and the mapping
-//! between offsets and stream entry IDs.
+//! Redis key names of a partition (log, its groups' retry state, and schedule), of the schedule
+//! index, and the mapping between offsets and stream entry IDs.
 //!
 //! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
 //! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
 //! Range starts use sequence 0 (`N-0`), which sorts just before the entry of offset `N`.
 
-/// The keys of one topic partition: its log (stream and meta hash) and its schedule of delayed
-/// messages (sorted set and payload hash).
+/// The keys of one topic partition: its log (stream and meta hash), its schedule of delayed
+/// messages (sorted set and payload hash) and, per consumer group, the group's records waiting
+/// for a retry and their failure histories ([`waiting`](Self::waiting),
+/// [`history`](Self::history)).
 ///
 /// All carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
-/// slot (as Lua scripts touching several of them need, firing above all) while different
-/// partitions spread over the cluster.
+/// slot (as Lua scripts touching several of them need, firing and retrying above all) while
+/// different partitions spread over the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PartitionKeys {
     /// The stream holding the records: `{prefix}:{<topic>:<partition>}:s`.
@@ -24,6 +26,8 @@ pub(super) struct PartitionKeys {
     /// The hash from scheduled message id to its encoded envelope, the bytes the stream
     /// entry's `e` field will hold: `{prefix}:{<topic>:<partition>}:dp`.
     pub(super) payloads: String,
+    /// `{prefix}:{<topic>:<partition>}`, which the per-group keys extend.
+    tag: String,
 }
 
 impl PartitionKeys {
@@ -37,7 +41,28 @@ impl PartitionKeys {
             meta: format!("{tag}:m"),
             due: format!("{tag}:dz"),
             payloads: format!("{tag}:dp"),
+            tag,
         }
+    }
+
+    /// The sorted set of a group's records waiting for a retry after a failed delivery, entry
+    /// ID scored by retry time in ms: `{prefix}:{<topic>:<partition>}:w:<group>`.
+    pub(super) fn waiting(&self, group: &str) -> String {
+        // The hash tag is the first `{...}` of the key, so braces in a group name cannot move
+        // the key to another slot.
+        format!("{}:w:{group}", self.tag)
+    }
+
+    /// The hash of a group's failure histories, entry ID to one JSON line per failed delivery
+    /// (see `fail.lua`): `{prefix}:{<topic>:<partition>}:h:<group>`.
+    pub(super) fn history(&self, group: &str) -> String {
+        format!("{}:h:{group}", self.tag)
+    }
+
+    /// The stream and a group's two keys, as the group scripts take them: stream, waiting set,
+    /// history hash.
+    pub(super) fn group(&self, group: &str) -> Vec<String> {
+        vec![self.stream.clone(), self.waiting(group), self.history(group)]
     }
 
     /// The log's two keys, stream first, as Lua scripts take them.
@@ -119,6 +144,21 @@ mod tests {
             ["mq:{orders:3}:dz", "mq:{orders:3}:dp", "mq:{orders:3}:s", "mq:{orders:3}:m"]
         );
         assert_eq!(schedule_index("mq"), "mq:sched-index");
+    }
+
+    #[test]
+    fn group_keys_share_the_partition_tag() {
+        let keys = PartitionKeys::new("mq", "orders", 3);
+        for (group, waiting, history) in [
+            ("billing", "mq:{orders:3}:w:billing", "mq:{orders:3}:h:billing"),
+            ("a{b}:c", "mq:{orders:3}:w:a{b}:c", "mq:{orders:3}:h:a{b}:c"),
+        ] {
+            assert_eq!(keys.waiting(group), waiting);
+            assert_eq!(keys.history(group), history);
+            assert_eq!(keys.group(group), ["mq:{orders:3}:s", waiting, history]);
+        }
+        let other = PartitionKeys::new("mq", "orders", 4);
+        assert_ne!(other.waiting("billing"), keys.waiting("billing"), "per partition");
     }
 
     #[test]

@@ -12,6 +12,32 @@
 //! | `{prefix}:{<topic>:<partition>}:s` | stream | the records, e.g. `mq:{orders:3}:s`         |
 //! | `{prefix}:{<topic>:<partition>}:m` | hash   | `next`: next offset; `ts`: last append ms   |
 //!
+//! Each consumer group of the partition adds two keys under the same tag for its retries, so
+//! that scripts can touch them with the stream:
+//!
+//! | Key                                        | Type | Holds                                 |
+//! |--------------------------------------------|------|---------------------------------------|
+//! | `{prefix}:{<topic>:<partition>}:w:<group>` | zset | entries waiting for a retry: entry ID |
+//! |                                            |      | scored by retry time in ms            |
+//! | `{prefix}:{<topic>:<partition>}:h:<group>` | hash | entry ID → failure history, one JSON  |
+//! |                                            |      | line per failed delivery (`fail.lua`) |
+//!
+//! They only ever hold pending entries: whatever ends an entry's pending state (ack; a claim,
+//! redelivery or failure of an entry trimmed away, which XCLAIM drops; deleting the group)
+//! removes it from both, and a redelivery removes it from the waiting set. `delete_topic` cannot find them (it does not
+//! know the groups), so `create_group` drops any left over from a group of the same name.
+//!
+//! # Retries
+//!
+//! A pending entry is either in flight, held by a consumer since its last delivery, or waiting
+//! for a retry after a failed one (`fail`): still in the group's pending list, with its holder
+//! and delivery count, and in the waiting set. `redeliver` claims the waiting entries whose
+//! retry time has come and lists the in-flight entries idle longer than the ack timeout;
+//! `claim` leaves waiting entries alone. The expired scan (`XPENDING … IDLE`) also meets
+//! waiting entries idle that long; it resets their idle time (`XCLAIM` by their holder,
+//! `JUSTID` so their delivery count stays) and looks further, so however many entries wait,
+//! expired entries behind them are found.
+//!
 //! # Offsets are entry IDs
 //!
 //! Offset `N` is stream entry ID `N-1` (`0-0` is not a valid entry ID, hence sequence 1). So
@@ -39,22 +65,32 @@
 //! | `append`          | `append.lua` (EVALSHA): TIME, HGET, XADD per record, HSET          |
 //! | `read_range`      | `XRANGE s N-0 + COUNT n`                                           |
 //! | `partition_stats` | `stats.lua`: meta `next`, first entry, XLEN                        |
-//! | `create_group`    | `XGROUP CREATE s g <id> MKSTREAM`; BUSYGROUP → `AlreadyExists`     |
-//! | `delete_group`    | `delete_group.lua`: XGROUP DESTROY, 0 for a missing stream         |
+//! | `create_group`    | `create_group.lua`: `XGROUP CREATE s g <id> MKSTREAM` (BUSYGROUP → |
+//! |                   | `AlreadyExists`), then UNLINK w h                                  |
+//! | `delete_group`    | `delete_group.lua`: UNLINK w h, XGROUP DESTROY (0 for no stream)   |
 //! | `read_group`      | `XREADGROUP GROUP g c COUNT n STREAMS s >` (no BLOCK)              |
-//! | `ack`             | `XACK s g N-1 ...`                                                 |
-//! | `pending`         | `XPENDING s g - + n`                                               |
-//! | `claim_idle`      | `claim.lua`: XPENDING IDLE, then XCLAIM                            |
-//! | `claim`           | `claim_ids.lua`: XPENDING per ID, then XCLAIM with min idle 0      |
-//! | `ack_deliveries`  | `settle.lua`: XPENDING per ID, XACK if the delivery count matches  |
-//! | `release`         | `settle.lua`: XPENDING per ID, then XCLAIM by the holder with      |
-//! |                   | `IDLE 1000000000000 JUSTID`; 0 for a missing group                 |
+//! | `ack`             | `ack.lua`: XACK, ZREM w, HDEL h (in chunks of 100 IDs)             |
+//! | `pending`         | `pending.lua`: `XPENDING s g - + n`, ZSCORE w per entry            |
+//! | `claim`           | `claim_ids.lua`: XPENDING and ZSCORE w per ID (waiting ones are    |
+//! |                   | skipped), then XCLAIM with min idle 0                              |
+//! | `ack_deliveries`  | `settle.lua`: XPENDING per ID; if the delivery count matches, XACK,|
+//! |                   | ZREM w, HDEL h; 0 for a missing group                              |
+//! | `fail`            | `fail.lua`: XPENDING and ZSCORE w per ID; if the count matches and |
+//! |                   | it is not waiting, XCLAIM by the holder JUSTID, ZADD w, append to  |
+//! |                   | h; 0 for a missing group                                           |
+//! | `defer`           | `defer.lua`: as `fail.lua`, but XCLAIM RETRYCOUNT count − 1 JUSTID |
+//! |                   | and no history line                                                |
+//! | `redeliver`       | `redeliver.lua`: ZRANGEBYSCORE w (at most 10,000), by offset,      |
+//! |                   | XPENDING per ID, XCLAIM, ZREM w; then XPENDING IDLE pages, XCLAIM  |
+//! |                   | JUSTID of each waiting entry met (at most 1,000 per call)          |
+//! | `attempts`        | `HGET h N-1`                                                       |
 //! | `group_lag`       | `group_lag.lua`: meta `next`, first entry, XINFO GROUPS            |
 //! | `trim_before`     | `trim_before.lua`: binary search on `ts`, then `XTRIM MINID N-0`   |
 //! | `trim_to_len`     | `XTRIM s MAXLEN ~ n`                                               |
 //! | `delete_topic`    | `UNLINK s m dz dp` per partition (the schedule goes with the log)  |
 //!
-//! NOGROUP errors become [`RepoError::NotFound`] for `consumer group`.
+//! Here `w` and `h` are the group's waiting set and history hash. NOGROUP errors become
+//! [`RepoError::NotFound`] for `consumer group`.
 //!
 //! Every call is bounded twice: by the client's default command timeout and by
 //! [`bounded`](crate::timeout::bounded), so a dead or hung server yields an error, not a hang.
@@ -64,8 +100,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{
-    Builder, ClientLike, Config, Error, KeysInterface, Pool, ReconnectPolicy, StreamsInterface,
-    Value,
+    Builder, ClientLike, Config, Error, HashesInterface, KeysInterface, Pool, ReconnectPolicy,
+    StreamsInterface, Value,
 };
 use futures_util::future::try_join_all;
 
@@ -75,8 +111,8 @@ use super::reply;
 use super::scripts::Scripts;
 use crate::timeout::bounded;
 use crate::{
-    Appended, Backend, Delivery, GroupLag, MessageLog, NewRecord, PartitionStats, PendingEntry,
-    Record, RedisConfig, RepoError, RepoResult, StartPosition,
+    Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
+    PendingEntry, Record, Redelivery, RedisConfig, RepoError, RepoResult, StartPosition,
 };
 
 const GROUP: &str = "consumer group";
@@ -189,44 +225,10 @@ impl RedisMessageLog {
         PartitionKeys::new(&self.prefix, topic, partition)
     }
 
-    /// Runs a claim script (`claim.lua` or `claim_ids.lua`, which answer alike); NOGROUP is
-    /// the group's absence.
-    async fn claim_with(
-        &self,
-        op: &'static str,
-        script: &super::scripts::Script,
-        stream: String,
-        args: Vec<Value>,
-        group: &str,
-    ) -> RepoResult<Vec<Delivery>> {
-        let reply = self.run_in_group(op, group, script.run(&self.pool, vec![stream], args));
-        reply::claimed(reply.await?)
-    }
-
-    /// `settle.lua` in `mode` (`ack` or `release`) for deliveries given as (offset, count).
-    async fn settle(
-        &self,
-        mode: &'static str,
-        topic: &str,
-        partition: u32,
-        group: &str,
-        deliveries: &[(u64, u32)],
-    ) -> RepoResult<u64> {
-        if deliveries.is_empty() {
-            return Ok(0);
-        }
-        let keys = self.keys(topic, partition);
-        let mut args = vec![Value::from(group), Value::from(mode)];
-        // Deduplicated so that a repeated offset counts once, as with `ack`.
-        let mut seen = std::collections::BTreeSet::new();
-        for (offset, count) in deliveries {
-            if seen.insert(*offset) {
-                args.push(Value::from(keys::entry_id(*offset)));
-                args.push(Value::from(count.to_string()));
-            }
-        }
-        let reply = self.run(mode, self.scripts.settle.run(&self.pool, vec![keys.stream], args));
-        reply::uint(&reply.await?, "settle reply")
+    /// Fails with `NotFound` if the group does not exist; for requests of nothing, which
+    /// answer without asking a script, so that they still report a missing group.
+    async fn require_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<()> {
+        self.group_lag(topic, partition, group).await.map(drop)
     }
 
     /// Runs one operation under the command bound, mapping client errors to `op`.
@@ -390,10 +392,12 @@ impl MessageLog for RedisMessageLog {
             StartPosition::Latest => "$".to_owned(),
             StartPosition::Offset(offset) => keys::before_id(offset),
         };
+        let args = vec![Value::from(group), Value::from(id)];
         let created = self
-            .run_raw("create group", async {
-                self.pool.xgroup_create::<Value, _, _, _>(keys.stream, group, id, true).await
-            })
+            .run_raw(
+                "create group",
+                self.scripts.create_group.run(&self.pool, keys.group(group), args),
+            )
             .await?;
         match created {
             Ok(_) => Ok(()),
@@ -409,7 +413,7 @@ impl MessageLog for RedisMessageLog {
         let args = vec![Value::from(group)];
         let reply = self.run(
             "delete group",
-            self.scripts.delete_group.run(&self.pool, vec![keys.stream], args),
+            self.scripts.delete_group.run(&self.pool, keys.group(group), args),
         );
         Ok(reply::uint(&reply.await?, "delete group reply")? > 0)
     }
@@ -457,8 +461,10 @@ impl MessageLog for RedisMessageLog {
             return Ok(0);
         }
         let keys = self.keys(topic, partition);
-        let ids: Vec<String> = offsets.iter().map(|&offset| keys::entry_id(offset)).collect();
-        self.run("ack", self.pool.xack(keys.stream, group, ids)).await
+        let mut args = vec![Value::from(group)];
+        args.extend(offsets.iter().map(|&offset| Value::from(keys::entry_id(offset))));
+        let reply = self.run("ack", self.scripts.ack.run(&self.pool, keys.group(group), args));
+        reply::uint(&reply.await?, "ack reply")
     }
 
     async fn pending(
@@ -469,41 +475,18 @@ impl MessageLog for RedisMessageLog {
         limit: usize,
     ) -> RepoResult<Vec<PendingEntry>> {
         if limit == 0 {
-            // Still report a missing group, as a non-empty request would.
-            self.group_lag(topic, partition, group).await?;
+            self.require_group(topic, partition, group).await?;
             return Ok(Vec::new());
         }
         let keys = self.keys(topic, partition);
-        let listed = self
-            .run_in_group("pending", group, async {
-                self.pool
-                    .xpending::<Value, _, _, _>(keys.stream, group, ("-", "+", count(limit)))
-                    .await
-            })
-            .await?;
-        reply::pending(listed)
-    }
-
-    async fn claim_idle(
-        &self,
-        topic: &str,
-        partition: u32,
-        group: &str,
-        consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> RepoResult<Vec<Delivery>> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let keys = self.keys(topic, partition);
-        let args = vec![
-            Value::from(group),
-            Value::from(consumer),
-            Value::from(millis(min_idle).to_string()),
-            Value::from(count(max).to_string()),
-        ];
-        self.claim_with("claim idle", &self.scripts.claim, keys.stream, args, group).await
+        let script_keys = vec![keys.stream.clone(), keys.waiting(group)];
+        let args = vec![Value::from(group), Value::from(count(limit).to_string())];
+        let listed = self.run_in_group(
+            "pending",
+            group,
+            self.scripts.pending.run(&self.pool, script_keys, args),
+        );
+        reply::pending(listed.await?)
     }
 
     async fn claim(
@@ -515,15 +498,15 @@ impl MessageLog for RedisMessageLog {
         offsets: &[u64],
     ) -> RepoResult<Vec<Delivery>> {
         if offsets.is_empty() {
-            // Still report a missing group, as a non-empty request would.
-            self.group_lag(topic, partition, group).await?;
+            self.require_group(topic, partition, group).await?;
             return Ok(Vec::new());
         }
         let keys = self.keys(topic, partition);
         let mut args = vec![Value::from(group), Value::from(consumer)];
         // Sorted for offset order, deduplicated because XCLAIM would count a repeat twice.
         args.extend(distinct_ids(offsets));
-        self.claim_with("claim", &self.scripts.claim_ids, keys.stream, args, group).await
+        let script = self.scripts.claim_ids.run(&self.pool, keys.group(group), args);
+        reply::claimed(self.run_in_group("claim", group, script).await?)
     }
 
     async fn ack_deliveries(
@@ -533,17 +516,112 @@ impl MessageLog for RedisMessageLog {
         group: &str,
         deliveries: &[(u64, u32)],
     ) -> RepoResult<u64> {
-        self.settle("ack", topic, partition, group, deliveries).await
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group)];
+        // Deduplicated so that a repeated offset counts once, as with `ack`.
+        let mut seen = std::collections::BTreeSet::new();
+        for (offset, count) in deliveries {
+            if seen.insert(*offset) {
+                args.push(Value::from(keys::entry_id(*offset)));
+                args.push(Value::from(count.to_string()));
+            }
+        }
+        let script = self.scripts.settle.run(&self.pool, keys.group(group), args);
+        let reply = self.run("ack deliveries", script);
+        reply::uint(&reply.await?, "settle reply")
     }
 
-    async fn release(
+    async fn fail(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        failures: &[Failure],
+    ) -> RepoResult<u64> {
+        if failures.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group)];
+        // The script skips repeats too; leaving them out here keeps the call small.
+        let mut seen = std::collections::BTreeSet::new();
+        for failure in failures.iter().filter(|f| seen.insert(f.offset)) {
+            args.extend([
+                Value::from(keys::entry_id(failure.offset)),
+                Value::from(failure.delivery_count.to_string()),
+                // Decimal integers: the script writes them into the history as they are.
+                Value::from(failure.failed_at_ms.to_string()),
+                Value::from(failure.retry_at_ms.to_string()),
+                Value::from(failure.reason.as_str()),
+            ]);
+        }
+        let reply = self.run("fail", self.scripts.fail.run(&self.pool, keys.group(group), args));
+        reply::uint(&reply.await?, "fail reply")
+    }
+
+    async fn defer(
         &self,
         topic: &str,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
+        retry_at_ms: i64,
     ) -> RepoResult<u64> {
-        self.settle("release", topic, partition, group, deliveries).await
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let mut args = vec![Value::from(group), Value::from(retry_at_ms.to_string())];
+        let mut seen = std::collections::BTreeSet::new();
+        for (offset, count) in deliveries.iter().filter(|(offset, _)| seen.insert(*offset)) {
+            args.push(Value::from(keys::entry_id(*offset)));
+            args.push(Value::from(count.to_string()));
+        }
+        let reply = self.run("defer", self.scripts.defer.run(&self.pool, keys.group(group), args));
+        reply::uint(&reply.await?, "defer reply")
+    }
+
+    async fn redeliver(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        consumer: &str,
+        now_ms: i64,
+        ack_timeout: Duration,
+        max: usize,
+    ) -> RepoResult<Redelivery> {
+        if max == 0 {
+            self.require_group(topic, partition, group).await?;
+            return Ok(Redelivery::default());
+        }
+        let keys = self.keys(topic, partition);
+        let args = vec![
+            Value::from(group),
+            Value::from(consumer),
+            Value::from(now_ms.to_string()),
+            Value::from(millis(ack_timeout).to_string()),
+            Value::from(count(max).to_string()),
+        ];
+        let script = self.scripts.redeliver.run(&self.pool, keys.group(group), args);
+        reply::redelivery(self.run_in_group("redeliver", group, script).await?)
+    }
+
+    async fn attempts(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        offset: u64,
+    ) -> RepoResult<Vec<Attempt>> {
+        let keys = self.keys(topic, partition);
+        let history: Value = self
+            .run("attempts", self.pool.hget(keys.history(group), keys::entry_id(offset)))
+            .await?;
+        reply::attempts(history)
     }
 
     async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {

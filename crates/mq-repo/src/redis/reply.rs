@@ -6,7 +6,7 @@
 use fred::prelude::Value;
 
 use super::{envelope, keys};
-use crate::{Delivery, PendingEntry, Record, RepoError, RepoResult};
+use crate::{Attempt, Delivery, PendingEntry, Record, Redelivery, RepoError, RepoResult};
 
 /// The elements of an array reply; nil counts as empty (XREADGROUP answers nil for nothing).
 pub(super) fn array(value: Value, what: &'static str) -> RepoResult<Vec<Value>> {
@@ -59,26 +59,37 @@ pub(super) fn group_read(value: Value) -> RepoResult<Vec<Delivery>> {
     Ok(deliveries)
 }
 
-/// An XPENDING extended reply: `[[id, consumer, idle ms, delivery count], ...]`.
+/// The rows of `pending.lua`: `[[id, consumer, idle ms, delivery count, retry-at ms or nil],
+/// ...]`, XPENDING's extended rows with the retry time of each.
 pub(super) fn pending(value: Value) -> RepoResult<Vec<PendingEntry>> {
-    array(value, "xpending reply")?
+    array(value, "pending reply")?
         .into_iter()
         .map(|row| {
-            let row = array(row, "xpending row")?;
-            let [id, consumer, idle, count] = row.as_slice() else {
-                return Err(shape("xpending row", format!("expected 4 fields, got {}", row.len())));
+            let row = array(row, "pending row")?;
+            let [id, consumer, idle, count, retry_at] = row.as_slice() else {
+                return Err(shape("pending row", format!("expected 5 fields, got {}", row.len())));
+            };
+            let retry_at_ms = match retry_at {
+                Value::Null => None,
+                other => Some(
+                    other
+                        .as_i64()
+                        .ok_or_else(|| shape("pending row", format!("retry time {other:?}")))?,
+                ),
             };
             Ok(PendingEntry {
-                offset: offset(id, "xpending id")?,
-                consumer: text(consumer, "xpending consumer")?,
-                delivery_count: count32(uint(count, "xpending count")?),
-                idle_ms: uint(idle, "xpending idle")?,
+                offset: offset(id, "pending id")?,
+                consumer: text(consumer, "pending consumer")?,
+                delivery_count: count32(uint(count, "pending count")?),
+                idle_ms: uint(idle, "pending idle")?,
+                retry_at_ms,
             })
         })
         .collect()
 }
 
-/// The flat reply of `claim.lua`: `[id, delivery count, ts, envelope, id, ...]`.
+/// The flat reply of a claim (`claim_entries` in `common.lua`):
+/// `[id, delivery count, ts, envelope, id, ...]`.
 pub(super) fn claimed(value: Value) -> RepoResult<Vec<Delivery>> {
     let items = array(value, "claim reply")?;
     if items.len() % 4 != 0 {
@@ -93,6 +104,47 @@ pub(super) fn claimed(value: Value) -> RepoResult<Vec<Delivery>> {
             Ok(Delivery {
                 record: record(offset(id, "claimed id")?, ts, envelope)?,
                 delivery_count: count32(uint(count, "claimed count")?),
+            })
+        })
+        .collect()
+}
+
+/// The reply of `redeliver.lua`: `[claimed, expired]`, a claim reply and pending rows.
+pub(super) fn redelivery(value: Value) -> RepoResult<Redelivery> {
+    let parts = array(value, "redeliver reply")?;
+    let Ok([claimed_part, expired]) = <[Value; 2]>::try_from(parts) else {
+        return Err(shape("redeliver reply", "expected [claimed, expired]".into()));
+    };
+    Ok(Redelivery { deliveries: claimed(claimed_part)?, expired: pending(expired)? })
+}
+
+/// One line of a failure history, as `fail.lua` writes it.
+#[derive(serde::Deserialize)]
+struct HistoryLine {
+    n: u64,
+    at: i64,
+    c: String,
+    r: String,
+}
+
+/// A failure history (a history hash's value, or nil for none): one JSON line per failed
+/// delivery, oldest first.
+pub(super) fn attempts(value: Value) -> RepoResult<Vec<Attempt>> {
+    if value.is_null() {
+        return Ok(Vec::new());
+    }
+    let history = text(&value, "failure history")?;
+    history
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let parsed: HistoryLine = serde_json::from_str(line)
+                .map_err(|error| shape("failure history", format!("{error}: {line:?}")))?;
+            Ok(Attempt {
+                delivery_count: count32(parsed.n),
+                failed_at_ms: parsed.at,
+                consumer: parsed.c,
+                reason: parsed.r,
             })
         })
         .collect()
@@ -190,18 +242,30 @@ mod tests {
         assert!(group_read(Value::Null).unwrap().is_empty());
     }
 
-    #[test]
-    fn parses_pending_and_claims() {
-        let reply = Value::Array(vec![Value::Array(vec![
-            "5-1".into(),
+    fn pending_row(id: &str, retry_at: Value) -> Value {
+        Value::Array(vec![
+            id.into(),
             "c1".into(),
             Value::Integer(1500),
             Value::Integer(2),
-        ])]);
-        assert_eq!(
-            pending(reply).unwrap(),
-            [PendingEntry { offset: 5, consumer: "c1".into(), delivery_count: 2, idle_ms: 1500 }]
-        );
+            retry_at,
+        ])
+    }
+
+    #[test]
+    fn parses_pending_and_claims() {
+        let reply = Value::Array(vec![
+            pending_row("5-1", Value::Null),
+            pending_row("6-1", Value::Integer(1_700_000_000_123)),
+        ]);
+        let entry = |offset, retry_at_ms| PendingEntry {
+            offset,
+            consumer: "c1".into(),
+            delivery_count: 2,
+            idle_ms: 1500,
+            retry_at_ms,
+        };
+        assert_eq!(pending(reply).unwrap(), [entry(5, None), entry(6, Some(1_700_000_000_123))]);
         let claim = Value::Array(vec!["6-1".into(), Value::Integer(3), "200".into(), env("x")]);
         let deliveries = claimed(claim).unwrap();
         assert_eq!(deliveries[0].record.offset, 6);
@@ -222,5 +286,48 @@ mod tests {
             assert!(matches!(entries(bad.clone()), Err(RepoError::Corrupt { .. })), "{bad:?}");
         }
         assert!(claimed(Value::Array(vec!["1-1".into()])).is_err());
+        assert!(pending(Value::Array(vec![pending_row("1-1", "soon".into())])).is_err());
+        assert!(redelivery(Value::Array(vec![Value::Array(vec![])])).is_err());
+        assert!(attempts("{\"n\":1}\n".into()).is_err());
+    }
+
+    #[test]
+    fn parses_redeliveries() {
+        let claim = Value::Array(vec!["6-1".into(), Value::Integer(3), "200".into(), env("x")]);
+        let expired = Value::Array(vec![pending_row("2-1", Value::Null)]);
+        let parsed = redelivery(Value::Array(vec![claim, expired])).unwrap();
+        assert_eq!(parsed.deliveries.len(), 1);
+        assert_eq!(parsed.expired[0].offset, 2);
+        let empty = redelivery(Value::Array(vec![Value::Array(vec![]), Value::Array(vec![])]));
+        assert_eq!(empty.unwrap(), Redelivery::default());
+    }
+
+    #[test]
+    fn parses_failure_histories() {
+        // As fail.lua writes them: cjson escapes newlines, quotes and slashes in strings.
+        let history = concat!(
+            r#"{"n":1,"at":1700000000001,"c":"c1","r":"a \"b\"\nc\/d é"}"#,
+            "\n",
+            r#"{"n":2,"at":-5,"c":"c2","r":""}"#,
+            "\n",
+        );
+        assert_eq!(
+            attempts(history.into()).unwrap(),
+            [
+                Attempt {
+                    delivery_count: 1,
+                    failed_at_ms: 1_700_000_000_001,
+                    consumer: "c1".into(),
+                    reason: "a \"b\"\nc/d é".into(),
+                },
+                Attempt {
+                    delivery_count: 2,
+                    failed_at_ms: -5,
+                    consumer: "c2".into(),
+                    reason: String::new(),
+                },
+            ]
+        );
+        assert!(attempts(Value::Null).unwrap().is_empty());
     }
 }

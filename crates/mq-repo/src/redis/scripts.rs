@@ -61,16 +61,30 @@ pub(super) struct Scripts {
     pub(super) stats: Script,
     /// `group_lag.lua`: a group's position, pending count and the partition's extent.
     pub(super) group_lag: Script,
-    /// `claim.lua`: XPENDING IDLE then XCLAIM.
-    pub(super) claim: Script,
-    /// `claim_ids.lua`: XPENDING per ID then XCLAIM with min idle 0.
+    /// `create_group.lua`: XGROUP CREATE, then UNLINK of the group's waiting set and history.
+    pub(super) create_group: Script,
+    /// `ack.lua`: XACK, ZREM from the waiting set and HDEL from the history.
+    pub(super) ack: Script,
+    /// `pending.lua`: XPENDING, then ZSCORE per entry in the waiting set.
+    pub(super) pending: Script,
+    /// `claim_ids.lua`: XPENDING and ZSCORE per ID, then XCLAIM with min idle 0.
     pub(super) claim_ids: Script,
-    /// `settle.lua`: XPENDING per ID, then XACK, or XCLAIM by the holder with IDLE and
-    /// JUSTID, when the delivery count still matches.
+    /// `settle.lua`: XPENDING per ID, then XACK, ZREM and HDEL when the delivery count still
+    /// matches.
     pub(super) settle: Script,
+    /// `fail.lua`: XPENDING and ZSCORE per ID, then XCLAIM JUSTID by the holder, ZADD to the
+    /// waiting set and a line appended to the history.
+    pub(super) fail: Script,
+    /// `defer.lua`: XPENDING per ID, then XCLAIM by the holder with RETRYCOUNT count − 1 and
+    /// JUSTID, and ZADD to the waiting set; no history line.
+    pub(super) defer: Script,
+    /// `redeliver.lua`: due entries (ZRANGEBYSCORE, XPENDING, XCLAIM), then expired ones
+    /// (XPENDING IDLE, passing over waiting entries with XCLAIM JUSTID).
+    pub(super) redeliver: Script,
     /// `trim_before.lua`: binary search by timestamp then XTRIM MINID.
     pub(super) trim_before: Script,
-    /// `delete_group.lua`: XGROUP DESTROY that tolerates a missing stream.
+    /// `delete_group.lua`: XGROUP DESTROY that tolerates a missing stream, and UNLINK of the
+    /// group's waiting set and history.
     pub(super) delete_group: Script,
     /// `schedule.lua`: ZADD and HSET per scheduled message.
     pub(super) schedule: Script,
@@ -93,9 +107,14 @@ impl Scripts {
             append: Script::load(pool, lua!("append.lua")).await?,
             stats: Script::load(pool, lua!("stats.lua")).await?,
             group_lag: Script::load(pool, lua!("group_lag.lua")).await?,
-            claim: Script::load(pool, lua!("claim.lua")).await?,
+            create_group: Script::load(pool, lua!("create_group.lua")).await?,
+            ack: Script::load(pool, lua!("ack.lua")).await?,
+            pending: Script::load(pool, lua!("pending.lua")).await?,
             claim_ids: Script::load(pool, lua!("claim_ids.lua")).await?,
             settle: Script::load(pool, lua!("settle.lua")).await?,
+            fail: Script::load(pool, lua!("fail.lua")).await?,
+            defer: Script::load(pool, lua!("defer.lua")).await?,
+            redeliver: Script::load(pool, lua!("redeliver.lua")).await?,
             trim_before: Script::load(pool, lua!("trim_before.lua")).await?,
             delete_group: Script::load(pool, lua!("delete_group.lua")).await?,
             schedule: Script::load(pool, lua!("schedule.lua")).await?,

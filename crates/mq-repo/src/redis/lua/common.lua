@@ -85,3 +85,40 @@ local function bytes_after(a, b)
   end
   return #a > #b
 end
+
+-- Claims pending entries for `consumer` at once (XCLAIM with min idle 0), in chunks, and
+-- returns them as a flat list {id, delivery count, ts, envelope, id, ...} in the order of
+-- `ids`. `counts` maps each ID to its delivery count before the claim. Entries trimmed away
+-- meanwhile are dropped from the pending list with their failure history in `history`, and are
+-- not returned.
+local function claim_entries(stream, group, consumer, ids, counts, history)
+  local out = {}
+  -- XCLAIM in chunks: unpack() of thousands of IDs would overflow Lua's C stack.
+  local chunk = 100
+  for start = 1, #ids, chunk do
+    local batch = {unpack(ids, start, math.min(start + chunk - 1, #ids))}
+    local claimed = redis.call('XCLAIM', stream, group, consumer, 0, unpack(batch))
+    local returned = {}
+    for _, entry in ipairs(claimed) do
+      -- Older servers answer a trimmed entry with nil (false here) or an entry without fields.
+      if type(entry) == 'table' and type(entry[2]) == 'table' then
+        local id = entry[1]
+        returned[id] = true
+        -- XCLAIM raised the delivery count by one; XPENDING had the count before that.
+        out[#out + 1] = id
+        out[#out + 1] = (counts[id] or 0) + 1
+        out[#out + 1] = entry_field(entry[2], 'ts') or '0'
+        out[#out + 1] = entry_field(entry[2], 'e') or ''
+      end
+    end
+    for _, id in ipairs(batch) do
+      if not returned[id] then
+        -- Redis 7 drops a trimmed entry from the pending list itself; older servers keep it
+        -- (now held by `consumer`), so drop it here. A no-op where it is already gone.
+        redis.call('XACK', stream, group, id)
+        redis.call('HDEL', history, id)
+      end
+    end
+  end
+  return out
+end
