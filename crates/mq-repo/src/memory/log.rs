@@ -211,6 +211,49 @@ impl MemoryMessageLog {
         Ok(settled)
     }
 
+    /// Applies `change` to each given `(offset, delivery count, item)` whose record is pending
+    /// with exactly that count and in flight (not waiting for a retry), once per offset (the
+    /// first item wins); returns how many it applied to. Like Redis 7, where claiming an entry
+    /// trimmed away drops it from the pending list, such an entry is dropped instead: there is
+    /// nothing left to deliver. A missing partition or group applies to nothing.
+    fn with_in_flight<T>(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        items: impl IntoIterator<Item = (u64, u32, T)>,
+        mut change: impl FnMut(&mut PendingState, T),
+    ) -> u64 {
+        let Some(part) = self.existing(topic, partition) else {
+            return 0;
+        };
+        let mut part = lock(&part);
+        let first_offset = part.first_offset();
+        let Some(state) = part.groups.get_mut(group) else {
+            return 0;
+        };
+        let mut applied = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for (offset, count, item) in items {
+            if !seen.insert(offset) {
+                continue;
+            }
+            let Some(pending) = state.pending.get_mut(&offset) else {
+                continue;
+            };
+            if pending.delivery_count != count || pending.retry_at_ms.is_some() {
+                continue;
+            }
+            if offset < first_offset {
+                state.pending.remove(&offset);
+                continue;
+            }
+            change(pending, item);
+            applied += 1;
+        }
+        applied
+    }
+
     fn with_group<T>(
         &self,
         topic: &str,
@@ -398,32 +441,8 @@ impl MessageLog for MemoryMessageLog {
         group: &str,
         failures: &[Failure],
     ) -> RepoResult<u64> {
-        let Some(part) = self.existing(topic, partition) else {
-            return Ok(0);
-        };
-        let mut part = lock(&part);
-        let first_offset = part.first_offset();
-        let Some(state) = part.groups.get_mut(group) else {
-            return Ok(0);
-        };
-        let mut recorded = 0;
-        let mut seen = std::collections::BTreeSet::new();
-        for failure in failures {
-            if !seen.insert(failure.offset) {
-                continue;
-            }
-            let Some(pending) = state.pending.get_mut(&failure.offset) else {
-                continue;
-            };
-            if pending.delivery_count != failure.delivery_count || pending.retry_at_ms.is_some() {
-                continue;
-            }
-            if failure.offset < first_offset {
-                // Like Redis 7, where the script's XCLAIM drops an entry trimmed away from the
-                // pending list: there is nothing left to retry.
-                state.pending.remove(&failure.offset);
-                continue;
-            }
+        let items = failures.iter().map(|f| (f.offset, f.delivery_count, f));
+        Ok(self.with_in_flight(topic, partition, group, items, |pending, failure| {
             pending.retry_at_ms = Some(failure.retry_at_ms);
             pending.attempts.push(Attempt {
                 delivery_count: failure.delivery_count,
@@ -431,9 +450,7 @@ impl MessageLog for MemoryMessageLog {
                 consumer: pending.consumer.clone(),
                 reason: failure.reason.clone(),
             });
-            recorded += 1;
-        }
-        Ok(recorded)
+        }))
     }
 
     async fn defer(
@@ -444,36 +461,11 @@ impl MessageLog for MemoryMessageLog {
         deliveries: &[(u64, u32)],
         retry_at_ms: i64,
     ) -> RepoResult<u64> {
-        let Some(part) = self.existing(topic, partition) else {
-            return Ok(0);
-        };
-        let mut part = lock(&part);
-        let first_offset = part.first_offset();
-        let Some(state) = part.groups.get_mut(group) else {
-            return Ok(0);
-        };
-        let mut deferred = 0;
-        let mut seen = std::collections::BTreeSet::new();
-        for &(offset, count) in deliveries {
-            if !seen.insert(offset) {
-                continue;
-            }
-            let Some(pending) = state.pending.get_mut(&offset) else {
-                continue;
-            };
-            if pending.delivery_count != count || pending.retry_at_ms.is_some() {
-                continue;
-            }
-            if offset < first_offset {
-                // Trimmed away: as with `fail`, nothing is left to deliver.
-                state.pending.remove(&offset);
-                continue;
-            }
+        let items = deliveries.iter().map(|&(offset, count)| (offset, count, ()));
+        Ok(self.with_in_flight(topic, partition, group, items, |pending, ()| {
             pending.retry_at_ms = Some(retry_at_ms);
-            pending.delivery_count = count.saturating_sub(1);
-            deferred += 1;
-        }
-        Ok(deferred)
+            pending.delivery_count = pending.delivery_count.saturating_sub(1);
+        }))
     }
 
     async fn redeliver(

@@ -122,3 +122,17 @@ local function claim_entries(stream, group, consumer, ids, counts, history)
   end
   return out
 end
+
+-- The pending entry of `id` in `group` as XPENDING lists it ({id, consumer, idle ms, delivery
+-- count}), or nil when it is not pending. The second result is true when the group or its
+-- stream does not exist (NOGROUP); any other error is raised.
+local function pending_entry(stream, group, id)
+  local pending = redis.pcall('XPENDING', stream, group, id, id, 1)
+  if pending.err then
+    if string.sub(pending.err, 1, 7) == 'NOGROUP' then
+      return nil, true
+    end
+    error(pending)
+  end
+  return pending[1], false
+end

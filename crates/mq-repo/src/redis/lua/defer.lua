@@ -9,14 +9,10 @@ local stream, waiting, group, retry_at = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local deferred = 0
 for i = 3, #ARGV - 1, 2 do
   local id, count = ARGV[i], ARGV[i + 1]
-  local pending = redis.pcall('XPENDING', stream, group, id, id, 1)
-  if pending.err then
-    if string.sub(pending.err, 1, 7) == 'NOGROUP' then
-      return 0
-    end
-    return pending
+  local entry, no_group = pending_entry(stream, group, id)
+  if no_group then
+    return 0
   end
-  local entry = pending[1]
   if entry and tostring(entry[4]) == count and not redis.call('ZSCORE', waiting, id) then
     -- Claimed by its own holder with JUSTID, so the idle time restarts as in fail.lua;
     -- RETRYCOUNT sets the count. Redis 7 drops an entry trimmed away meanwhile instead.

@@ -17,14 +17,10 @@ for i = 2, #ARGV - 4, 5 do
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if not seen[id] then
     seen[id] = true
-    local pending = redis.pcall('XPENDING', stream, group, id, id, 1)
-    if pending.err then
-      if string.sub(pending.err, 1, 7) == 'NOGROUP' then
-        return 0
-      end
-      return pending
+    local entry, no_group = pending_entry(stream, group, id)
+    if no_group then
+      return 0
     end
-    local entry = pending[1]
     if entry and tostring(entry[4]) == count and not redis.call('ZSCORE', waiting, id) then
       local holder = entry[2]
       -- Claimed by its own holder: JUSTID leaves the delivery count alone and the idle time

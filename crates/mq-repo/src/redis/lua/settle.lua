@@ -7,14 +7,10 @@
 local stream, waiting, history, group = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
 local settled = 0
 for i = 2, #ARGV - 1, 2 do
-  local pending = redis.pcall('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
-  if pending.err then
-    if string.sub(pending.err, 1, 7) == 'NOGROUP' then
-      return 0
-    end
-    return pending
+  local entry, no_group = pending_entry(stream, group, ARGV[i])
+  if no_group then
+    return 0
   end
-  local entry = pending[1]
   if entry and tostring(entry[4]) == ARGV[i + 1] then
     redis.call('XACK', stream, group, entry[1])
     redis.call('ZREM', waiting, entry[1])
