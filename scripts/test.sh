@@ -125,6 +125,9 @@ else
 fi
 # nextest does not run doctests.
 run cargo test --workspace --doc
+# The payment example checks its own outcome (message and local state agree after a crash at
+# each step) and exits non-zero otherwise.
+run cargo run --quiet -p mq-broker --example payment
 
 if [ "${#failed[@]}" -gt 0 ]; then
     printf '\nFAILED:\n' >&2

@@ -6,29 +6,36 @@ use std::sync::Arc;
 
 use mq_broker::{Broker, BrokerConfig, MessageQueueConfig};
 use mq_repo::{
-    LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MessageStores, MetadataProvider,
-    MetadataStores, MongoMetadata, RedisMessageLog, ScheduleStore,
+    HalfMessageStore, LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MessageStores,
+    MetadataProvider, MetadataStores, MongoMetadata, RedisMessageLog, ScheduleStore,
 };
 use mq_testkit::{MongoServer, RedisServer};
 
-/// A message log and its schedule under test (one store), and the server behind them if any.
+/// A message log, its schedule and its half messages under test (one store), and the server
+/// behind them if any.
 #[derive(Debug)]
 pub struct LogUnderTest {
     /// The log.
     pub log: Arc<dyn MessageLog>,
     /// The schedule of delayed messages, served by the same store as the log.
     pub schedule: Arc<dyn ScheduleStore>,
+    /// The half messages of transactions, served by the same store as the log.
+    pub half: Arc<dyn HalfMessageStore>,
     _server: Option<RedisServer>,
 }
 
 impl LogUnderTest {
     fn new(stores: MessageStores, server: Option<RedisServer>) -> Self {
-        Self { log: stores.log, schedule: stores.schedule, _server: server }
+        Self { log: stores.log, schedule: stores.schedule, half: stores.half, _server: server }
     }
 
-    /// The log and the schedule, as the broker takes them.
+    /// The log, the schedule and the half messages, as the broker takes them.
     pub fn stores(&self) -> MessageStores {
-        MessageStores { log: self.log.clone(), schedule: self.schedule.clone() }
+        MessageStores {
+            log: self.log.clone(),
+            schedule: self.schedule.clone(),
+            half: self.half.clone(),
+        }
     }
 }
 
@@ -77,9 +84,24 @@ pub struct BrokerUnderTest {
     _servers: Option<(RedisServer, MongoServer)>,
 }
 
-/// Retention off for tests unless a test runs it itself.
+/// Retention off for tests unless a test runs it itself; transactions checked back quickly
+/// (every 50 ms, 100 ms apart, three times; decisions left unapplied are applied after 300 ms).
 fn test_queue_config() -> MessageQueueConfig {
-    MessageQueueConfig { retention_interval_secs: 3600, ..MessageQueueConfig::default() }
+    let transactions = mq_broker::TxnConfig {
+        check_interval_ms: 50,
+        check_backoff_ms: 100,
+        max_check_backoff_ms: 100,
+        max_checks: 3,
+        apply_grace_ms: 300,
+        checkback_timeout_ms: 500,
+        lease_ms: 2_000,
+        ..mq_broker::TxnConfig::default()
+    };
+    MessageQueueConfig {
+        retention_interval_secs: 3600,
+        transactions,
+        ..MessageQueueConfig::default()
+    }
 }
 
 /// A broker over the in-memory stores, its background tasks running. Call from a Tokio runtime.
@@ -102,6 +124,18 @@ fn memory_instance(messages: &mq_repo::MessageStores, meta: &MetadataStores) -> 
 }
 
 impl BrokerUnderTest {
+    /// The metadata repositories behind the broker, for tests that play a crashed instance
+    /// by writing to them directly.
+    pub async fn metadata(&self) -> MetadataStores {
+        match (&self.config, &self.stores) {
+            (Some(config), _) => mq_repo::open_metadata(MetadataProvider::Mongodb, &config.mongodb)
+                .await
+                .expect("open the test MongoDB"),
+            (None, Some((_, meta))) => meta.clone(),
+            (None, None) => unreachable!("a broker under test has a config or in-memory stores"),
+        }
+    }
+
     /// Another broker instance over the same stores, as a second server process would be.
     pub async fn second_instance(&self) -> Broker {
         match (&self.config, &self.stores) {

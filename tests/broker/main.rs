@@ -5,6 +5,7 @@
 
 mod retries;
 mod scenarios;
+mod transactions;
 
 /// Runs each scenario against both backends.
 macro_rules! broker_scenarios {
@@ -60,6 +61,18 @@ mod retry {
         a_paced_retry_spreads_redeliveries,
         handlers_and_nacks_choose_how_to_retry,
         dead_letters_can_be_deleted_and_purged,
+    );
+}
+
+mod txn {
+    broker_scenarios!(
+        transactions:
+        commit_and_rollback_decide_once,
+        send_in_transaction_follows_the_local_work,
+        a_library_checker_resolves_undecided_transactions,
+        a_decision_cut_short_by_a_crash_is_applied_later,
+        a_record_without_its_half_message_is_rolled_back,
+        two_instances_commit_each_message_once,
     );
 }
 

@@ -5,9 +5,11 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod half_suite;
 mod log_suite;
 mod meta_suite;
 mod schedule_suite;
+mod txn_suite;
 
 /// Runs the message-log suite against memory and Redis.
 macro_rules! log_conformance {
@@ -58,6 +60,31 @@ macro_rules! schedule_conformance {
     };
 }
 
+/// Runs the half-message suite against memory and Redis; each test gets the log too, which
+/// committing appends to.
+macro_rules! half_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_half {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_log().await;
+                    crate::half_suite::$test(under_test.stores()).await;
+                }
+            )*
+        }
+        mod redis_half {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::redis_log().await;
+                    crate::half_suite::$test(under_test.stores()).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Runs the metadata suite against memory and MongoDB.
 macro_rules! meta_conformance {
     ($($test:ident),* $(,)?) => {
@@ -76,6 +103,30 @@ macro_rules! meta_conformance {
                 async fn $test() {
                     let under_test = mq_tests::mongo_meta().await;
                     crate::meta_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs the transaction-record suite against memory and MongoDB.
+macro_rules! txn_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_txn {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_meta().await;
+                    crate::txn_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+        mod mongo_txn {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::mongo_meta().await;
+                    crate::txn_suite::$test(under_test.stores.clone()).await;
                 }
             )*
         }
@@ -122,6 +173,19 @@ schedule_conformance!(
     scheduling_an_id_again_replaces_it,
 );
 
+half_conformance!(
+    prepared_message_is_invisible_until_committed,
+    commit_appends_once_with_the_next_offset_and_every_field,
+    concurrent_commits_of_one_message_append_it_once,
+    rollback_discards_once_and_the_message_never_commits,
+    rollback_racing_commit_settles_each_message_one_way,
+    holds_and_held_are_per_partition,
+    preparing_an_id_again_replaces_it,
+    commit_of_an_unknown_message_appends_nothing,
+    delete_topic_drops_its_half_messages,
+    commits_interleave_with_appends_at_contiguous_offsets,
+);
+
 meta_conformance!(
     topic_create_get_update_delete_round_trip,
     duplicate_topic_is_a_conflict_even_when_racing,
@@ -138,4 +202,17 @@ meta_conformance!(
     racing_redrive_starts_have_exactly_one_winner,
     group_retry_policy_round_trips_and_updates,
     reads_racing_deletes_of_large_dead_letters_never_fail,
+);
+
+txn_conformance!(
+    txn_insert_and_get_round_trip_every_field,
+    txn_times_are_kept_to_the_millisecond,
+    txn_listing_filters_pages_and_sorts_newest_first,
+    txn_decide_only_from_prepared,
+    txn_racing_decisions_have_exactly_one_winner,
+    txn_mark_applied_only_once_and_only_when_decided,
+    txn_due_checks_respect_check_at_lease_and_state,
+    txn_lease_check_has_exactly_one_winner,
+    txn_check_inconclusive_needs_the_current_count,
+    txn_unapplied_lists_decided_records_older_than_before,
 );

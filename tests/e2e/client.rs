@@ -23,6 +23,10 @@ pub struct Api {
 impl Api {
     /// A client of the server at `addr`.
     pub fn new(addr: SocketAddr) -> Api {
+        // reqwest's TLS is built without a crypto provider in this workspace (mq-txn brings
+        // ring's, as the Redis and MongoDB clients do); plain HTTP needs none, but building a
+        // client checks for one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             // A fresh connection per request: a pooled one may have been closed by the

@@ -10,6 +10,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod checkback;
 mod client;
 mod dead_letters;
 mod delay;
@@ -22,6 +23,7 @@ mod publish;
 mod redelivery;
 mod server;
 mod support;
+mod transactions;
 
 use server::{Backend, TestServer};
 
@@ -91,10 +93,15 @@ e2e!(
         dead_letters::nack_options_and_policy_updates,
         dead_letters::dead_letter_and_retry_policy_errors_name_the_field,
         dead_letters::release_gives_messages_back_without_a_failed_attempt,
+        transactions::commit_shows_one_message_and_rollback_none,
+        transactions::checkback_unknown_twice_then_commit_commits,
+        transactions::unreachable_checkback_ends_in_the_final_action,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,
         delay::restart_with_a_full_schedule_loses_nothing,
         delay::two_servers_deliver_each_delayed_message_once,
+        transactions::a_killed_server_resolves_its_half_message_by_checkback,
+        transactions::two_servers_commit_a_half_message_once,
     ],
 );

@@ -235,6 +235,18 @@ impl TestServer {
         }
     }
 
+    /// Kills the server with SIGKILL (no shutdown at all, as a crash or an OOM kill would)
+    /// and starts it again with the same config, waiting until it is ready.
+    pub async fn crash_and_restart(&mut self) {
+        let mut child = self.child.take().expect("crash_and_restart(): the server is not running");
+        child.kill().expect("SIGKILL mq-server");
+        child.wait().expect("reap the killed mq-server");
+        if let Err(failure) = self.spawn_and_wait(server_binary()).await {
+            self.logs_shown = true;
+            panic!("restarting mq-server after SIGKILL: {}", failure.message);
+        }
+    }
+
     /// Whether the server process has exited, and how; `None` while it runs.
     pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
         self.child.as_mut().and_then(|child| child.try_wait().expect("wait for mq-server"))
@@ -267,6 +279,14 @@ impl TestServer {
             "  delay:\n    tick_ms: 10\n    max_delay_secs: {MAX_DELAY_SECS}\n    \
              past_tolerance_ms: {PAST_TOLERANCE_MS}\n    load_interval_ms: 1000\n    \
              horizon_ms: 60000\n    load_batch: 10000\n"
+        );
+        // Transactions checked back within a test's patience: first after the producer's
+        // timeout, then every 200 ms, four times; check-back servers listen on loopback.
+        let delay = format!(
+            "{delay}  transactions:\n    check_interval_ms: 100\n    check_backoff_ms: 200\n    \
+             max_check_backoff_ms: 200\n    max_checks: 4\n    checkback_timeout_ms: 1000\n    \
+             lease_ms: 3000\n    apply_grace_ms: 1000\n    \
+             checkback_allowlist: [\"http://127.0.0.1:\"]\n"
         );
         match &self.stores {
             Some(stores) => yaml.push_str(&format!(

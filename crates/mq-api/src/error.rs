@@ -130,9 +130,12 @@ impl ApiError {
             }
             ApiError::Broker(B::MessageTooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, Message),
             ApiError::Broker(B::ShuttingDown) => (StatusCode::SERVICE_UNAVAILABLE, Message),
-            ApiError::Broker(B::ScheduledNotFound { .. } | B::DeadLetterNotFound { .. }) => {
-                (StatusCode::NOT_FOUND, Message)
-            }
+            ApiError::Broker(
+                B::ScheduledNotFound { .. }
+                | B::DeadLetterNotFound { .. }
+                | B::TransactionNotFound { .. },
+            ) => (StatusCode::NOT_FOUND, Message),
+            ApiError::Broker(B::TransactionConflict(_)) => (StatusCode::CONFLICT, Message),
             ApiError::Broker(B::Delay(D::InvalidRequest { .. })) => {
                 (StatusCode::BAD_REQUEST, Message)
             }
@@ -273,6 +276,8 @@ mod tests {
         );
         check(BrokerError::ScheduledNotFound { message_id: "msg_1".into() }, 404, "\"msg_1\"");
         check(BrokerError::DeadLetterNotFound { id: "dlq_1".into() }, 404, "\"dlq_1\"");
+        check(BrokerError::TransactionNotFound { id: "txn_1".into() }, 404, "\"txn_1\"");
+        check(BrokerError::TransactionConflict("is committed".into()), 409, "is committed");
         let delay = |e: DelayError| ApiError::Broker(BrokerError::Delay(e));
         check(
             delay(DelayError::InvalidRequest {

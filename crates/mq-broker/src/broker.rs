@@ -11,6 +11,7 @@ use mq_model::{Clock, ConsumerGroup, SystemClock, Topic};
 use mq_repo::{
     open_message_stores, open_metadata, MessageLog, MessageStores, MetadataStores, ScheduleStore,
 };
+use mq_txn::Transactions;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -33,6 +34,7 @@ pub(crate) struct Inner {
     pub(crate) schedule: Arc<dyn ScheduleStore>,
     pub(crate) delay: DelayScheduler,
     pub(crate) dead_letters: DeadLetters,
+    pub(crate) txns: Transactions,
     pub(crate) meta: MetadataStores,
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -80,9 +82,18 @@ impl Broker {
         );
         let dead_letters =
             DeadLetters::new(meta.dead_letters.clone(), messages.schedule.clone(), clock.clone());
+        let committed = published.clone();
+        let txns = Transactions::new(
+            messages.half.clone(),
+            meta.transactions.clone(),
+            clock.clone(),
+            cfg.transactions.clone(),
+            Arc::new(move |_topic: &str, _partition: u32| committed.notify_waiters()),
+        );
         Self {
             inner: Arc::new(Inner {
                 dead_letters,
+                txns,
                 log: messages.log,
                 schedule: messages.schedule,
                 delay,
@@ -113,11 +124,13 @@ impl Broker {
         Ok(broker)
     }
 
-    /// Starts the background tasks (retention, the delayed-message scheduler). Call once.
+    /// Starts the background tasks (retention, the delayed-message scheduler, transaction
+    /// check-backs). Call once.
     pub fn start_background(&self) {
         let retention = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
         let delay = self.inner.delay.spawn(self.shutdown_signal());
-        lock(&self.inner.tasks).extend([retention, delay]);
+        let txns = self.inner.txns.spawn(self.shutdown_signal());
+        lock(&self.inner.tasks).extend([retention, delay, txns]);
     }
 
     /// Stops taking work: long polls return at once, subscriptions and background tasks end.

@@ -2,6 +2,7 @@
 
 use mq_delay::DelayConfig;
 use mq_repo::{LogProvider, MetadataProvider, MongoConfig, RedisConfig};
+use mq_txn::TxnConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::{BrokerError, BrokerResult};
@@ -49,6 +50,8 @@ pub struct MessageQueueConfig {
     pub retention_interval_secs: u64,
     /// Delayed messages: the time wheel, the loader and the limits.
     pub delay: DelayConfig,
+    /// Transactional messages: check-back timing, final action, allowed check-back URLs.
+    pub transactions: TxnConfig,
 }
 
 impl Default for MessageQueueConfig {
@@ -61,6 +64,7 @@ impl Default for MessageQueueConfig {
             auto_create_topics: false,
             retention_interval_secs: 60,
             delay: DelayConfig::default(),
+            transactions: TxnConfig::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ impl MessageQueueConfig {
             ));
         }
         self.delay.validate()?;
+        self.transactions.validate()?;
         if self.retention_interval_secs == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.retention_interval_secs",

@@ -80,6 +80,15 @@ pub enum BrokerError {
         /// The dead letter's id.
         id: String,
     },
+    /// No transaction has this id.
+    #[error("no transaction {id:?}")]
+    TransactionNotFound {
+        /// The transaction id.
+        id: String,
+    },
+    /// A transaction was decided the other way already.
+    #[error("{0}")]
+    TransactionConflict(String),
     /// A delay is out of range, or the scheduler's store failed.
     #[error(transparent)]
     Delay(#[from] mq_delay::DelayError),
@@ -108,5 +117,18 @@ impl BrokerError {
 
     pub(crate) fn group_not_found(topic: &str, group: &str) -> Self {
         BrokerError::GroupNotFound { topic: topic.to_owned(), group: group.to_owned() }
+    }
+}
+
+impl From<mq_txn::TxnError> for BrokerError {
+    fn from(error: mq_txn::TxnError) -> Self {
+        use mq_txn::TxnError as T;
+        match error {
+            T::NotFound { id } => BrokerError::TransactionNotFound { id },
+            conflict @ T::Conflict { .. } => BrokerError::TransactionConflict(conflict.to_string()),
+            T::InvalidRequest { field, reason } => BrokerError::InvalidRequest { field, reason },
+            T::InvalidConfig { field, reason } => BrokerError::InvalidRequest { field, reason },
+            T::Store(error) => BrokerError::Store(error),
+        }
     }
 }

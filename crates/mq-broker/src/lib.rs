@@ -27,6 +27,7 @@ mod retry;
 mod scheduled;
 mod subscribe;
 mod topics;
+mod transactions;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
@@ -39,9 +40,11 @@ pub use dead_letters::{
 };
 pub use error::{BrokerError, BrokerResult};
 pub use groups::{GroupSpec, GroupUpdate};
+pub use mq_txn::{CheckDecision, FinalAction, TransactionChecker, TxnConfig};
 pub use partition::partition_for_key;
 pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
 pub use retry::{Nack, DEAD_LETTER_GRACE, MAX_NACK_DELAY, MAX_REASON_LEN};
 pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
 pub use subscribe::{DoNotRetry, HandlerError, RetryAfter, SubscribeOptions, Subscription};
 pub use topics::TopicUpdate;
+pub use transactions::{TxnContext, TxnFailure, TxnOptions};

@@ -34,7 +34,7 @@ pub struct OutgoingMessage {
     pub headers: BTreeMap<String, String>,
     /// Producer id recorded with the message.
     pub producer_id: Option<String>,
-    /// `normal` or `delay` (transactional messages come with their own issue).
+    /// `normal` or `delay`; transactional messages go through `prepare_transaction`.
     pub message_type: MessageType,
     /// For `delay` messages: when the message becomes visible.
     pub delay: Option<Delay>,
@@ -209,13 +209,15 @@ impl Broker {
                 "a delayed message needs messageType \"delay\"; normal messages are delivered at once",
             )),
             (MessageType::Normal, None) => Ok(None),
-            (MessageType::Transaction, _) => {
-                Err(BrokerError::Unsupported { what: "messageType \"transaction\"" })
-            }
+            (MessageType::Transaction, _) => Err(BrokerError::invalid(
+                "messageType",
+                "a transactional message is prepared on its own (Broker::prepare_transaction, \
+                 or POST /messages with one message), then committed or rolled back",
+            )),
         }
     }
 
-    async fn topic_for_publish(&self, name: &str) -> BrokerResult<Topic> {
+    pub(crate) async fn topic_for_publish(&self, name: &str) -> BrokerResult<Topic> {
         if let Some(topic) = self.cached_topic(name).await? {
             if topic.status != TopicStatus::Active {
                 return Err(BrokerError::invalid(
@@ -236,7 +238,7 @@ impl Broker {
         }
     }
 
-    fn choose_partition(&self, topic: &Topic, key: Option<&str>) -> u32 {
+    pub(crate) fn choose_partition(&self, topic: &Topic, key: Option<&str>) -> u32 {
         match key {
             Some(key) => partition_for_key(key.as_bytes(), topic.partitions),
             None => {
@@ -251,7 +253,7 @@ pub(crate) fn to_time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
+pub(crate) fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
     let size = message.value.len();
     if i64::try_from(size).unwrap_or(i64::MAX) > topic.max_message_size {
         return Err(BrokerError::MessageTooLarge {

@@ -13,6 +13,8 @@ pub enum IdKind {
     Consumer,
     /// A dead letter (`dlq_`).
     DeadLetter,
+    /// A transaction (`txn_`).
+    Transaction,
 }
 
 impl IdKind {
@@ -23,6 +25,7 @@ impl IdKind {
             IdKind::Group => "group_",
             IdKind::Consumer => "consumer_",
             IdKind::DeadLetter => "dlq_",
+            IdKind::Transaction => "txn_",
         }
     }
 }

@@ -17,6 +17,7 @@ mod page;
 mod retry;
 mod serde_bytes_b64;
 mod topic;
+mod transaction;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -36,6 +37,7 @@ pub use retry::{
     MAX_RETRIES_LIMIT,
 };
 pub use topic::{Topic, TopicStatus};
+pub use transaction::{DecidedBy, Transaction, TransactionEvent, TransactionState};
 pub use validate::{
     validate_client_id, validate_max_message_size, validate_partitions,
     validate_replication_factor, validate_retention_ms, validate_topic_name,

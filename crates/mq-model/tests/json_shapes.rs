@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use mq_model::{
-    BackoffKind, ConsumerGroup, DeadLetterMessage, DeliveryAttempt, DeliveryMode, GroupStatus,
-    Message, MessageStatus, MessageType, Redrive, RetryPolicy, StartFrom, Topic, TopicStatus,
+    BackoffKind, ConsumerGroup, DeadLetterMessage, DecidedBy, DeliveryAttempt, DeliveryMode,
+    GroupStatus, Message, MessageStatus, MessageType, Redrive, RetryPolicy, StartFrom, Topic,
+    TopicStatus, Transaction, TransactionEvent, TransactionState,
 };
 use serde_json::json;
 
@@ -250,4 +251,107 @@ fn dead_letter_places_attempts_and_redrive() {
         assert!(v.get(key).is_none(), "{key} should be left out when unset");
     }
     assert_eq!((&v["partition"], &v["attempts"]), (&json!(0), &json!([])));
+}
+
+#[test]
+fn transaction_is_camel_case_with_snake_case_states() {
+    let later = at() + chrono::Duration::milliseconds(6_000);
+    let txn = Transaction {
+        transaction_id: "txn_1".into(),
+        message_id: "msg_1".into(),
+        topic_name: "orders".into(),
+        partition: 2,
+        key: Some("user_1".into()),
+        headers: BTreeMap::from([("k".into(), "v".into())]),
+        producer_id: Some("p1".into()),
+        state: TransactionState::RolledBack,
+        checkback_url: Some("http://producer/check".into()),
+        timeout_ms: 6_000,
+        check_at: later,
+        check_count: 1,
+        lease_until: Some(later),
+        decided_by: Some(DecidedBy::FinalAction),
+        reason: Some("unknown after 1 check".into()),
+        applied: true,
+        offset: Some(12_345),
+        history: vec![
+            TransactionEvent { at: at(), kind: "prepared".into(), detail: String::new() },
+            TransactionEvent { at: later, kind: "rolled_back".into(), detail: "final".into() },
+        ],
+        created_at: at(),
+        updated_at: later,
+    };
+    let v = serde_json::to_value(&txn).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "transactionId": "txn_1", "messageId": "msg_1", "topicName": "orders",
+            "partition": 2, "key": "user_1", "headers": {"k": "v"}, "producerId": "p1",
+            "state": "rolled_back", "checkbackUrl": "http://producer/check",
+            "timeoutMs": 6000, "checkAt": "2024-01-15T10:30:06Z", "checkCount": 1,
+            "leaseUntil": "2024-01-15T10:30:06Z", "decidedBy": "final_action",
+            "reason": "unknown after 1 check", "applied": true, "offset": 12345,
+            "history": [
+                {"at": "2024-01-15T10:30:00Z", "kind": "prepared", "detail": ""},
+                {"at": "2024-01-15T10:30:06Z", "kind": "rolled_back", "detail": "final"}
+            ],
+            "createdAt": "2024-01-15T10:30:00Z", "updatedAt": "2024-01-15T10:30:06Z"
+        })
+    );
+    assert_eq!(serde_json::from_value::<Transaction>(v.clone()).unwrap(), txn);
+
+    // Unset optional fields are left out, and read back as unset; so are defaults.
+    let mut bare = v;
+    for key in [
+        "key",
+        "headers",
+        "producerId",
+        "checkbackUrl",
+        "leaseUntil",
+        "decidedBy",
+        "reason",
+        "applied",
+        "offset",
+        "history",
+    ] {
+        bare.as_object_mut().unwrap().remove(key);
+    }
+    let bare: Transaction = serde_json::from_value(bare).unwrap();
+    let expected = Transaction {
+        key: None,
+        headers: BTreeMap::new(),
+        producer_id: None,
+        checkback_url: None,
+        lease_until: None,
+        decided_by: None,
+        reason: None,
+        applied: false,
+        offset: None,
+        history: Vec::new(),
+        ..txn
+    };
+    assert_eq!(bare, expected);
+    let v = serde_json::to_value(&expected).unwrap();
+    for key in ["key", "producerId", "checkbackUrl", "leaseUntil", "decidedBy", "reason", "offset"]
+    {
+        assert!(v.get(key).is_none(), "{key} should be left out when unset");
+    }
+
+    for (state, name) in [
+        (TransactionState::Prepared, "prepared"),
+        (TransactionState::Committed, "committed"),
+        (TransactionState::RolledBack, "rolled_back"),
+    ] {
+        assert_eq!(serde_json::to_value(state).unwrap(), json!(name));
+        assert_eq!(state.as_str(), name);
+        assert_eq!(state.validate_decision().is_ok(), state != TransactionState::Prepared);
+    }
+    for (by, name) in [
+        (DecidedBy::Producer, "producer"),
+        (DecidedBy::Checkback, "checkback"),
+        (DecidedBy::FinalAction, "final_action"),
+    ] {
+        assert_eq!(serde_json::to_value(by).unwrap(), json!(name));
+        assert_eq!(by.as_str(), name);
+    }
 }

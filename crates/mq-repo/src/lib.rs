@@ -13,6 +13,7 @@
 
 mod config;
 mod error;
+mod half;
 mod log;
 mod memory;
 mod metadata;
@@ -24,6 +25,7 @@ mod timeout;
 
 pub use config::{MongoConfig, RedisConfig};
 pub use error::{Backend, RepoError, RepoResult};
+pub use half::HalfMessageStore;
 pub use log::{
     Appended, Attempt, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
     PendingEntry, Record, Redelivery, StartPosition,
@@ -32,6 +34,7 @@ pub use memory::{MemoryMessageLog, MemoryMetadata};
 pub use metadata::{
     ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
     DeadLetterRepository, GroupFilter, MetadataStores, TopicFilter, TopicRepository,
+    TransactionFilter, TransactionRepository,
 };
 pub use mongo::MongoMetadata;
 pub use open::{open_message_stores, open_metadata, LogProvider, MetadataProvider};

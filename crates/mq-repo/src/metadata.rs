@@ -1,4 +1,5 @@
-//! Metadata repositories (design §3.4): topics, consumer groups, consumers and dead letters.
+//! Metadata repositories (design §3.4): topics, consumer groups, consumers, dead letters and
+//! transaction records.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mq_model::{
-    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, GroupStatus, Page, Paged, Redrive,
-    Topic, TopicStatus,
+    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DecidedBy, GroupStatus, Page,
+    Paged, Redrive, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
 };
 
 use crate::RepoResult;
@@ -136,7 +137,75 @@ pub trait DeadLetterRepository: Send + Sync + Debug {
     ) -> RepoResult<bool>;
 }
 
-/// The four metadata repositories of one store, shareable across tasks.
+/// Which transactions a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransactionFilter {
+    /// Only transactions of this topic.
+    pub topic_name: Option<String>,
+    /// Only transactions in this state.
+    pub state: Option<TransactionState>,
+}
+
+/// Transaction records, unique by transaction id. Every change is one atomic conditional
+/// update, so broker instances racing on one transaction agree on its outcome.
+#[async_trait]
+pub trait TransactionRepository: Send + Sync + Debug {
+    /// Stores a new record; `AlreadyExists` if its id is taken.
+    async fn insert(&self, txn: Transaction) -> RepoResult<Transaction>;
+    /// The record with this id.
+    async fn get(&self, id: &str) -> RepoResult<Option<Transaction>>;
+    /// Records matching the filter, newest `createdAt` first (ties: larger id first).
+    async fn list(&self, filter: &TransactionFilter, page: Page) -> RepoResult<Paged<Transaction>>;
+    /// Decides a prepared transaction: sets `state` (committed or rolled back), `decided_by`,
+    /// `reason`, `updated_at = event.at`, clears `lease_until` and appends `event` to the
+    /// history. Returns the record as updated, or `None` if it is not prepared (decided
+    /// already) or does not exist.
+    async fn decide(
+        &self,
+        id: &str,
+        state: TransactionState,
+        by: DecidedBy,
+        reason: Option<String>,
+        event: TransactionEvent,
+    ) -> RepoResult<Option<Transaction>>;
+    /// Marks a decided, not yet applied transaction as applied, with the offset its message
+    /// got when committed; appends `event`. False if it is prepared, already applied, or
+    /// missing.
+    async fn mark_applied(
+        &self,
+        id: &str,
+        offset: Option<u64>,
+        event: TransactionEvent,
+    ) -> RepoResult<bool>;
+    /// Up to `limit` prepared transactions due for a check-back (`check_at <= now`) and not
+    /// held by a check in progress (`lease_until` unset or `<= now`), earliest `check_at` first.
+    async fn due_checks(&self, now: DateTime<Utc>, limit: usize) -> RepoResult<Vec<Transaction>>;
+    /// Takes a prepared transaction for one check-back: if its `check_count` is still
+    /// `check_count` and no lease is held at `now`, sets `lease_until = until` and raises
+    /// `check_count` by one. False otherwise (another instance took it, or it was decided).
+    async fn lease_check(
+        &self,
+        id: &str,
+        check_count: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> RepoResult<bool>;
+    /// After a check-back that decided nothing: if the transaction is still prepared with
+    /// `check_count`, sets `check_at = next_check_at`, clears `lease_until` and appends
+    /// `event`. False otherwise.
+    async fn check_inconclusive(
+        &self,
+        id: &str,
+        check_count: u32,
+        next_check_at: DateTime<Utc>,
+        event: TransactionEvent,
+    ) -> RepoResult<bool>;
+    /// Up to `limit` decided transactions not yet applied whose `updated_at <= before`, oldest
+    /// first: decisions whose effect a crash may have cut off.
+    async fn unapplied(&self, before: DateTime<Utc>, limit: usize) -> RepoResult<Vec<Transaction>>;
+}
+
+/// The metadata repositories of one store, shareable across tasks.
 #[derive(Debug, Clone)]
 pub struct MetadataStores {
     /// Topics.
@@ -147,23 +216,27 @@ pub struct MetadataStores {
     pub consumers: Arc<dyn ConsumerRepository>,
     /// Dead letters.
     pub dead_letters: Arc<dyn DeadLetterRepository>,
+    /// Transaction records.
+    pub transactions: Arc<dyn TransactionRepository>,
 }
 
 impl MetadataStores {
-    /// The four repositories served by one store that implements them all.
+    /// The repositories served by one store that implements them all.
     pub fn from_shared<T>(store: Arc<T>) -> Self
     where
         T: TopicRepository
             + ConsumerGroupRepository
             + ConsumerRepository
             + DeadLetterRepository
+            + TransactionRepository
             + 'static,
     {
         Self {
             topics: store.clone(),
             groups: store.clone(),
             consumers: store.clone(),
-            dead_letters: store,
+            dead_letters: store.clone(),
+            transactions: store,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Appended, MessageLog, NewRecord, RepoResult};
+use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult};
 
 /// A message to deliver later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,21 +115,24 @@ pub trait ScheduleStore: Send + Sync + Debug {
     async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
 }
 
-/// A message log and the schedule that feeds it, from one store (firing touches both).
+/// A message log and what feeds it, from one store (firing and committing touch both): the
+/// schedules of delayed messages and the half messages of transactions.
 #[derive(Debug, Clone)]
 pub struct MessageStores {
     /// The partitioned logs.
     pub log: Arc<dyn MessageLog>,
     /// The schedules of delayed messages.
     pub schedule: Arc<dyn ScheduleStore>,
+    /// The half messages of transactions.
+    pub half: Arc<dyn HalfMessageStore>,
 }
 
 impl MessageStores {
-    /// Both served by one store that implements both traits.
+    /// All served by one store that implements every trait.
     pub fn from_shared<T>(store: Arc<T>) -> Self
     where
-        T: MessageLog + ScheduleStore + 'static,
+        T: MessageLog + ScheduleStore + HalfMessageStore + 'static,
     {
-        Self { log: store.clone(), schedule: store }
+        Self { log: store.clone(), schedule: store.clone(), half: store }
     }
 }

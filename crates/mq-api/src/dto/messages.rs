@@ -26,9 +26,48 @@ pub(crate) struct SendMessage {
     pub(crate) delay_seconds: Option<f64>,
     /// An RFC 3339 time; only with `messageType: "delay"`.
     pub(crate) deliver_at: Option<String>,
+    /// Only with `messageType: "transaction"`: where to ask about an undecided transaction.
+    pub(crate) checkback_url: Option<String>,
+    /// Only with `messageType: "transaction"`: seconds before the first check-back.
+    pub(crate) transaction_timeout_seconds: Option<f64>,
 }
 
 impl SendMessage {
+    /// Whether this prepares a transaction.
+    pub(crate) fn is_transaction(&self) -> bool {
+        self.message_type == Some(MessageType::Transaction)
+    }
+
+    /// The check-back settings of a transactional message; refused on other messages.
+    pub(crate) fn txn_options(&self) -> Result<mq_broker::TxnOptions, ApiError> {
+        if !self.is_transaction() {
+            for (field, given) in [
+                ("checkbackUrl", self.checkback_url.is_some()),
+                ("transactionTimeoutSeconds", self.transaction_timeout_seconds.is_some()),
+            ] {
+                if given {
+                    return Err(ApiError::field(
+                        field,
+                        "applies only to messageType \"transaction\"",
+                    ));
+                }
+            }
+        }
+        let timeout = match self.transaction_timeout_seconds {
+            None => None,
+            Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => {
+                Some(std::time::Duration::from_secs_f64(s))
+            }
+            Some(s) => {
+                return Err(ApiError::field(
+                    "transactionTimeoutSeconds",
+                    format!("must be a number of seconds greater than 0, got {s}"),
+                ))
+            }
+        };
+        Ok(mq_broker::TxnOptions { checkback_url: self.checkback_url.clone(), timeout })
+    }
+
     /// The message to publish; `value` is required, and a delay needs `messageType: "delay"`.
     pub(crate) fn outgoing(&self) -> Result<OutgoingMessage, ApiError> {
         let fields = DelayFields {
@@ -322,4 +361,29 @@ pub(crate) struct Nacked {
 #[derive(Debug, Serialize)]
 pub(crate) struct Released {
     pub(crate) released: u64,
+}
+
+/// `POST /messages` with `messageType: "transaction"`: the half message is stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PreparedOut {
+    message_id: String,
+    transaction_id: String,
+    topic_name: String,
+    partition: u32,
+    status: &'static str,
+    check_at: DateTime<Utc>,
+}
+
+impl From<mq_model::Transaction> for PreparedOut {
+    fn from(t: mq_model::Transaction) -> Self {
+        Self {
+            message_id: t.message_id,
+            transaction_id: t.transaction_id,
+            topic_name: t.topic_name,
+            partition: t.partition,
+            status: "prepared",
+            check_at: t.check_at,
+        }
+    }
 }

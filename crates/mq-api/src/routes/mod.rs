@@ -9,6 +9,7 @@ mod health;
 mod messages;
 mod scheduled;
 mod topics;
+mod transactions;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 use mq_broker::Broker;
@@ -44,6 +45,7 @@ pub fn configure(
                     .configure(consume::mount)
                     .configure(consumers::mount)
                     .configure(dead_letters::mount)
+                    .configure(transactions::mount)
                     .default_service(web::to(no_route)),
             )
             .default_service(web::to(no_route));

@@ -45,10 +45,21 @@ async fn sending_errors_have_their_status_and_name_the_field() {
         row(
             "POST",
             "/messages",
-            Some(json!({"topicName": "t", "value": 1, "messageType": "transaction"})),
+            Some(json!({"topicName": "t", "value": 1, "messageType": "transaction",
+                "checkbackUrl": "http://example.com/check"})),
             400,
-            &["transaction", "not supported"],
+            &["checkbackUrl", "checkback_allowlist"],
         ),
+        row(
+            "POST",
+            "/messages/batch",
+            Some(
+                json!({"topicName": "t", "messages": [{"value": 1, "messageType": "transaction"}]}),
+            ),
+            400,
+            &["messageType", "prepared on its own"],
+        ),
+        row("POST", "/transactions/txn_missing/commit", None, 404, &["txn_missing"]),
         row(
             "POST",
             "/messages",

@@ -35,6 +35,8 @@ pub(super) struct Partition {
     /// Delayed messages by (due time, message id), and each id's due time.
     pub(super) scheduled: BTreeMap<(i64, String), NewRecord>,
     pub(super) due_of: HashMap<String, i64>,
+    /// Half messages of transactions by message id, waiting for a commit or a rollback.
+    pub(super) half: HashMap<String, NewRecord>,
 }
 
 #[derive(Debug)]

@@ -1,10 +1,13 @@
-//! In-memory metadata: all four repositories over ordered maps behind one mutex.
+//! In-memory metadata: every metadata repository over ordered maps behind one mutex. The
+//! transaction repository is in `super::transactions`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use mq_model::{Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic};
+use mq_model::{
+    Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic, Transaction,
+};
 
 use crate::metadata::{
     ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
@@ -18,15 +21,18 @@ pub struct MemoryMetadata {
     state: Arc<Mutex<State>>,
 }
 
-/// Maps keyed so that iteration order is each listing's documented sort order.
+/// Maps keyed so that iteration order is each listing's documented sort order (dead letters
+/// and transactions are sorted when listed).
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     topics: BTreeMap<String, Topic>,
     /// Keyed by (topic name, group id).
     groups: BTreeMap<(String, String), ConsumerGroup>,
     /// Keyed by (topic name, group id, consumer id).
     consumers: BTreeMap<(String, String, String), Consumer>,
     dead_letters: BTreeMap<String, DeadLetterMessage>,
+    /// Keyed by transaction id.
+    pub(super) transactions: BTreeMap<String, Transaction>,
 }
 
 impl MemoryMetadata {
@@ -35,13 +41,13 @@ impl MemoryMetadata {
         Self::default()
     }
 
-    /// The four repositories, all served by one new empty store.
+    /// The repositories, all served by one new empty store.
     pub fn stores() -> MetadataStores {
         MetadataStores::from_shared(Arc::new(Self::new()))
     }
 
     /// See `memory::log::lock` for why poisoning is tolerated.
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -50,11 +56,11 @@ fn not_found(kind: &'static str, id: impl Into<String>) -> RepoError {
     RepoError::NotFound { kind, id: id.into() }
 }
 
-fn matches<T: PartialEq>(wanted: &Option<T>, actual: &T) -> bool {
+pub(super) fn matches<T: PartialEq>(wanted: &Option<T>, actual: &T) -> bool {
     wanted.as_ref().is_none_or(|w| w == actual)
 }
 
-fn matches_str(wanted: &Option<String>, actual: &str) -> bool {
+pub(super) fn matches_str(wanted: &Option<String>, actual: &str) -> bool {
     wanted.as_deref().is_none_or(|w| w == actual)
 }
 

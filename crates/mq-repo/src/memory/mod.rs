@@ -2,9 +2,11 @@
 //! MongoDB needed) and fast unit tests. Same semantics as the real stores, checked by the same
 //! conformance suites.
 
+mod half;
 mod log;
 mod metadata;
 mod schedule;
+mod transactions;
 
 pub use log::MemoryMessageLog;
 pub use metadata::MemoryMetadata;

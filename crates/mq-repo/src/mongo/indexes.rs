@@ -11,6 +11,9 @@
 //! | `dead_letter_messages` | `original_topic_name_failed_at`          | `original_topic_name: 1, failed_at: 1`      | no     |
 //! | `dead_letter_messages` | `consumer_group_id_failed_at`            | `consumer_group_id: 1, failed_at: 1`        | no     |
 //! | `dead_letter_contents` | `dead_letter_id_n`                       | `dead_letter_id: 1, n: 1`                   | no     |
+//! | `transactions`         | `topic_name_state_created_at`            | `topic_name: 1, state: 1, created_at: -1`   | no     |
+//! | `transactions`         | `state_check_at`                         | `state: 1, check_at: 1`                     | no     |
+//! | `transactions`         | `applied_state_updated_at`               | `applied: 1, state: 1, updated_at: 1`       | no     |
 //!
 //! Corrections to the design's table: a group id is unique only within its topic, and a
 //! consumer id only within its (group, topic), because one client may join several groups.
@@ -19,6 +22,11 @@
 //! the dead-letter document (see `super::dead_letter_docs`); chunks are read and deleted by
 //! `dead_letter_id`, in `n` order. Its `_id` (`<dead letter id>:<n>`) already makes chunks
 //! unique, so the index need not be.
+//!
+//! `transactions` is not in the design either (transactions came later, design §6.4). Its
+//! `_id` is the transaction id, so it needs no unique index; the three above serve the
+//! listings by topic and state (newest first), the due check-backs (prepared, by `check_at`)
+//! and the decided-but-unapplied records (by `updated_at`).
 
 use mongodb::bson::Document;
 use mongodb::options::IndexOptions;
@@ -26,19 +34,25 @@ use mongodb::{Database, IndexModel};
 
 use super::dead_letter_docs::{DEAD_LETTERS, DEAD_LETTER_CONTENTS};
 use super::docs::{CONSUMERS, CONSUMER_GROUPS, TOPICS};
-
-/// Every collection with indexes, in creation order.
-const COLLECTIONS: [&str; 5] =
-    [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS, DEAD_LETTER_CONTENTS];
+use super::transaction_docs::TRANSACTIONS;
 use crate::{RepoError, RepoResult};
 
-/// One index: the collection it belongs to, its explicit name, its ascending key fields in
-/// order, and whether it is unique.
+/// Every collection with indexes, in creation order.
+const COLLECTIONS: [&str; 6] =
+    [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS, DEAD_LETTER_CONTENTS, TRANSACTIONS];
+
+/// An ascending key.
+const ASC: i32 = 1;
+/// A descending key.
+const DESC: i32 = -1;
+
+/// One index: the collection it belongs to, its explicit name, its key fields in order with
+/// their direction ([`ASC`] or [`DESC`]), and whether it is unique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct IndexSpec {
     pub(super) collection: &'static str,
     pub(super) name: &'static str,
-    pub(super) keys: &'static [&'static str],
+    pub(super) keys: &'static [(&'static str, i32)],
     pub(super) unique: bool,
 }
 
@@ -48,54 +62,73 @@ pub(super) struct IndexSpec {
 /// Names are explicit so that re-running `createIndexes` with the same spec is a no-op on the
 /// server, and a changed spec fails loudly instead of silently adding a second index.
 pub(super) const INDEXES: &[IndexSpec] = &[
-    IndexSpec { collection: TOPICS, name: "name_unique", keys: &["name"], unique: true },
+    IndexSpec { collection: TOPICS, name: "name_unique", keys: &[("name", ASC)], unique: true },
     IndexSpec {
         collection: TOPICS,
         name: "status_created_at",
-        keys: &["status", "created_at"],
+        keys: &[("status", ASC), ("created_at", ASC)],
         unique: false,
     },
     IndexSpec {
         collection: CONSUMER_GROUPS,
         name: "group_id_topic_name_unique",
-        keys: &["group_id", "topic_name"],
+        keys: &[("group_id", ASC), ("topic_name", ASC)],
         unique: true,
     },
     IndexSpec {
         collection: CONSUMERS,
         name: "consumer_id_group_id_topic_name_unique",
-        keys: &["consumer_id", "group_id", "topic_name"],
+        keys: &[("consumer_id", ASC), ("group_id", ASC), ("topic_name", ASC)],
         unique: true,
     },
     IndexSpec {
         collection: CONSUMERS,
         name: "group_id_status",
-        keys: &["group_id", "status"],
+        keys: &[("group_id", ASC), ("status", ASC)],
         unique: false,
     },
     IndexSpec {
         collection: DEAD_LETTERS,
         name: "original_topic_name_failed_at",
-        keys: &["original_topic_name", "failed_at"],
+        keys: &[("original_topic_name", ASC), ("failed_at", ASC)],
         unique: false,
     },
     IndexSpec {
         collection: DEAD_LETTERS,
         name: "consumer_group_id_failed_at",
-        keys: &["consumer_group_id", "failed_at"],
+        keys: &[("consumer_group_id", ASC), ("failed_at", ASC)],
         unique: false,
     },
     IndexSpec {
         collection: DEAD_LETTER_CONTENTS,
         name: "dead_letter_id_n",
-        keys: &["dead_letter_id", "n"],
+        keys: &[("dead_letter_id", ASC), ("n", ASC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: TRANSACTIONS,
+        name: "topic_name_state_created_at",
+        keys: &[("topic_name", ASC), ("state", ASC), ("created_at", DESC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: TRANSACTIONS,
+        name: "state_check_at",
+        keys: &[("state", ASC), ("check_at", ASC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: TRANSACTIONS,
+        name: "applied_state_updated_at",
+        keys: &[("applied", ASC), ("state", ASC), ("updated_at", ASC)],
         unique: false,
     },
 ];
 
 impl IndexSpec {
     fn model(&self) -> IndexModel {
-        let keys: Document = self.keys.iter().map(|k| ((*k).to_owned(), 1_i32.into())).collect();
+        let keys: Document =
+            self.keys.iter().map(|(k, order)| ((*k).to_owned(), (*order).into())).collect();
         // `unique: false` is left out rather than sent, because the server records options as
         // given and some servers compare them literally when the index already exists.
         let options = IndexOptions::builder()
@@ -137,10 +170,24 @@ mod tests {
             assert_eq!(names.len(), deduped.len(), "{collection}");
         }
         let consumers = INDEXES.iter().find(|i| i.unique && i.collection == CONSUMERS).unwrap();
-        assert_eq!(consumers.keys, ["consumer_id", "group_id", "topic_name"]);
+        assert_eq!(consumers.keys, [("consumer_id", ASC), ("group_id", ASC), ("topic_name", ASC)]);
+        assert!(INDEXES.iter().flat_map(|i| i.keys).all(|(_, order)| [ASC, DESC].contains(order)));
         assert!(
             INDEXES.iter().all(|i| COLLECTIONS.contains(&i.collection)),
             "every index's collection is created"
         );
+    }
+
+    #[test]
+    fn index_models_carry_directions_and_names() {
+        let listing = INDEXES.iter().find(|i| i.name == "topic_name_state_created_at").unwrap();
+        let model = listing.model();
+        assert_eq!(
+            model.keys,
+            mongodb::bson::doc! { "topic_name": 1, "state": 1, "created_at": -1 }
+        );
+        let options = model.options.unwrap();
+        assert_eq!(options.name.as_deref(), Some("topic_name_state_created_at"));
+        assert_eq!(options.unique, None);
     }
 }

@@ -6,5 +6,7 @@ mod docs;
 mod indexes;
 mod queries;
 mod repos;
+mod transaction_docs;
+mod transactions;
 
 pub use repos::MongoMetadata;

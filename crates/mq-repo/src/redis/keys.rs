@@ -1,17 +1,17 @@
-//! Redis key names of a partition (log, its groups' retry state, and schedule), of the schedule
-//! index, and the mapping between offsets and stream entry IDs.
+//! Redis key names of a partition (log, its groups' retry state, schedule and half messages), of
+//! the schedule index, and the mapping between offsets and stream entry IDs.
 //!
 //! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
 //! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
 //! Range starts use sequence 0 (`N-0`), which sorts just before the entry of offset `N`.
 
 /// The keys of one topic partition: its log (stream and meta hash), its schedule of delayed
-/// messages (sorted set and payload hash) and, per consumer group, the group's records waiting
-/// for a retry and their failure histories ([`waiting`](Self::waiting),
-/// [`history`](Self::history)).
+/// messages (sorted set and payload hash), its transactions' half messages (hash) and, per
+/// consumer group, the group's records waiting for a retry and their failure histories
+/// ([`waiting`](Self::waiting), [`history`](Self::history)).
 ///
 /// All carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
-/// slot (as Lua scripts touching several of them need, firing and retrying above all) while
+/// slot (as Lua scripts touching several of them need: firing, committing and retrying) while
 /// different partitions spread over the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PartitionKeys {
@@ -26,6 +26,9 @@ pub(super) struct PartitionKeys {
     /// The hash from scheduled message id to its encoded envelope, the bytes the stream
     /// entry's `e` field will hold: `{prefix}:{<topic>:<partition>}:dp`.
     pub(super) payloads: String,
+    /// The hash from a held half message's id to its encoded envelope, the bytes the stream
+    /// entry's `e` field will hold once committed: `{prefix}:{<topic>:<partition>}:tx`.
+    pub(super) half: String,
     /// `{prefix}:{<topic>:<partition>}`, which the per-group keys extend.
     tag: String,
 }
@@ -41,6 +44,7 @@ impl PartitionKeys {
             meta: format!("{tag}:m"),
             due: format!("{tag}:dz"),
             payloads: format!("{tag}:dp"),
+            half: format!("{tag}:tx"),
             tag,
         }
     }
@@ -75,9 +79,22 @@ impl PartitionKeys {
         vec![self.due.clone(), self.payloads.clone()]
     }
 
-    /// Every key of the partition: schedule first, then log, as the fire script takes them.
-    pub(super) fn all(&self) -> Vec<String> {
+    /// The schedule's and the log's keys, schedule first, as the fire script takes them.
+    pub(super) fn fire(&self) -> Vec<String> {
         vec![self.due.clone(), self.payloads.clone(), self.stream.clone(), self.meta.clone()]
+    }
+
+    /// The log's keys and the half-message hash, stream first, as the commit script takes them.
+    pub(super) fn commit(&self) -> Vec<String> {
+        vec![self.stream.clone(), self.meta.clone(), self.half.clone()]
+    }
+
+    /// Every key of the partition but the per-group ones, which only their group's name finds:
+    /// what deleting the partition unlinks.
+    pub(super) fn all(&self) -> Vec<String> {
+        let mut all = self.fire();
+        all.push(self.half.clone());
+        all
     }
 }
 
@@ -139,10 +156,26 @@ mod tests {
         assert_eq!(keys.meta, "mq:{orders:3}:m");
         assert_eq!(keys.due, "mq:{orders:3}:dz");
         assert_eq!(keys.payloads, "mq:{orders:3}:dp");
+        assert_eq!(keys.half, "mq:{orders:3}:tx");
         assert_eq!(
-            keys.all(),
+            keys.fire(),
             ["mq:{orders:3}:dz", "mq:{orders:3}:dp", "mq:{orders:3}:s", "mq:{orders:3}:m"]
         );
+        assert_eq!(keys.commit(), ["mq:{orders:3}:s", "mq:{orders:3}:m", "mq:{orders:3}:tx"]);
+        assert_eq!(
+            keys.all(),
+            [
+                "mq:{orders:3}:dz",
+                "mq:{orders:3}:dp",
+                "mq:{orders:3}:s",
+                "mq:{orders:3}:m",
+                "mq:{orders:3}:tx"
+            ]
+        );
+        for key in keys.all() {
+            assert!(key.starts_with("mq:{orders:3}:"), "{key} shares the partition's slot");
+        }
+        assert_ne!(PartitionKeys::new("mq", "orders", 4).half, keys.half, "per partition");
         assert_eq!(schedule_index("mq"), "mq:sched-index");
     }
 

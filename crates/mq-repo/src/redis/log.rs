@@ -5,7 +5,8 @@
 //! Each partition's log has two keys sharing the hash tag `{<topic>:<partition>}`, so that a
 //! partition's keys live in one Redis Cluster slot (its Lua scripts touch both) while
 //! partitions spread over the cluster. The partition's schedule of delayed messages adds two
-//! more under the same tag (`:dz`, `:dp`; see `schedule.rs`).
+//! more under the same tag (`:dz`, `:dp`; see `schedule.rs`), and its transactions' half
+//! messages one (`:tx`; see `half.rs`).
 //!
 //! | Key                                | Type   | Holds                                       |
 //! |------------------------------------|--------|---------------------------------------------|
@@ -87,7 +88,8 @@
 //! | `group_lag`       | `group_lag.lua`: meta `next`, first entry, XINFO GROUPS            |
 //! | `trim_before`     | `trim_before.lua`: binary search on `ts`, then `XTRIM MINID N-0`   |
 //! | `trim_to_len`     | `XTRIM s MAXLEN ~ n`                                               |
-//! | `delete_topic`    | `UNLINK s m dz dp` per partition (the schedule goes with the log)  |
+//! | `delete_topic`    | `UNLINK dz dp s m tx` per partition (the schedule and the half     |
+//! |                   | messages go with the log)                                          |
 //!
 //! Here `w` and `h` are the group's waiting set and history hash. NOGROUP errors become
 //! [`RepoError::NotFound`] for `consumer group`.
@@ -679,8 +681,9 @@ impl MessageLog for RedisMessageLog {
         // partitions do not. The client pipelines the concurrent commands. UNLINK rather than
         // DEL because freeing a stream of millions of entries would block the server; UNLINK
         // removes the keys at once and frees their memory in the background. The partition's
-        // schedule goes too, as it does with the in-memory log; entries of the schedule index
-        // that point here are left stale, and `locate` removes them when it meets them.
+        // schedule and half messages go too, as they do with the in-memory log; entries of the
+        // schedule index that point here are left stale, and `locate` removes them when it
+        // meets them.
         let deletes = (0..partitions).map(|partition| {
             let keys = self.keys(topic, partition);
             self.pool.unlink::<u64, _>(keys.all())

@@ -1,6 +1,8 @@
-//! The Redis Streams message log and, beside it, the schedule of delayed messages.
+//! The Redis Streams message log and, beside it, the schedule of delayed messages and the half
+//! messages of transactions.
 
 mod envelope;
+mod half;
 mod keys;
 mod log;
 mod reply;

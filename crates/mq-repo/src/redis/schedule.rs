@@ -49,7 +49,7 @@
 //! | `count`         | `ZCARD dz`, or `ZCOUNT dz -inf until`                                  |
 //! | `locate`        | `HGET sched-index id`, `ZSCORE dz id`; if stale `unindex.lua`, then    |
 //! |                 | `ZSCORE` again (and `HSET` back if it is there after all)              |
-//! | `delete_topic`  | the log's `delete_topic`: `UNLINK s m dz dp` per partition             |
+//! | `delete_topic`  | the log's `delete_topic`: `UNLINK dz dp s m tx` per partition          |
 //!
 //! # Firing
 //!
@@ -190,7 +190,7 @@ impl ScheduleStore for RedisMessageLog {
         }
         let keys = self.keys(topic, partition);
         let args = message_ids.iter().map(|id| Value::from(id.as_str())).collect();
-        let reply = self.run("fire", self.scripts.fire.run(&self.pool, keys.all(), args)).await?;
+        let reply = self.run("fire", self.scripts.fire.run(&self.pool, keys.fire(), args)).await?;
         let fired = fired(reply)?;
         let ids = fired.iter().map(|f| Value::from(f.message_id.as_str())).collect();
         self.unindex("fire", topic, partition, ids).await;

@@ -52,7 +52,7 @@ macro_rules! lua {
     };
 }
 
-/// Every script the message log and its schedule run.
+/// Every script the message log, its schedule and its half messages run.
 #[derive(Debug, Clone)]
 pub(super) struct Scripts {
     /// `append.lua`: one atomic batch append.
@@ -98,6 +98,8 @@ pub(super) struct Scripts {
     pub(super) list_scheduled: Script,
     /// `unindex.lua`: HDEL from the schedule index of entries that still hold a given value.
     pub(super) unindex: Script,
+    /// `commit_half.lua`: HGET and HDEL of a half message, appended as `append.lua` appends.
+    pub(super) commit_half: Script,
 }
 
 impl Scripts {
@@ -123,6 +125,7 @@ impl Scripts {
             reschedule: Script::load(pool, lua!("reschedule.lua")).await?,
             list_scheduled: Script::load(pool, lua!("list_scheduled.lua")).await?,
             unindex: Script::load(pool, lua!("unindex.lua")).await?,
+            commit_half: Script::load(pool, lua!("commit_half.lua")).await?,
         })
     }
 }

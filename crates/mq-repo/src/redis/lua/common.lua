@@ -55,8 +55,8 @@ end
 -- `end_offset`) and one timestamp, `now` but never below the previous batch's, so timestamps
 -- never decrease even if the server clock steps back. Returns the first offset and the
 -- timestamp. Callers run it inside their script, so offsets stay contiguous under any number of
--- concurrent writers; `append.lua` and `fire.lua` share it so that a fired message is stored
--- exactly as an appended one.
+-- concurrent writers; `append.lua`, `fire.lua` and `commit_half.lua` share it so that a fired
+-- or committed message is stored exactly as an appended one.
 local function append_entries(stream, meta, envelopes, now)
   local ts = now
   local last_ts = tonumber(redis.call('HGET', meta, 'ts'))

@@ -1,0 +1,60 @@
+//! Transactions: `POST /transactions/{id}/commit`, `POST /transactions/{id}/rollback`,
+//! `GET /transactions/{id}` and `GET /transactions?topicName=&state=` (prepare is
+//! `POST /messages` with `messageType: "transaction"`).
+
+use actix_web::{web, HttpResponse};
+use mq_broker::Broker;
+use mq_model::TransactionState;
+use mq_repo::TransactionFilter;
+use serde::Deserialize;
+
+use super::resource;
+use crate::envelope::ok;
+use crate::extract::page;
+use crate::ApiError;
+
+pub(super) fn mount(app: &mut web::ServiceConfig) {
+    app.service(resource("/transactions").route(web::get().to(list)))
+        .service(resource("/transactions/{id}").route(web::get().to(show)))
+        .service(resource("/transactions/{id}/commit").route(web::post().to(commit)))
+        .service(resource("/transactions/{id}/rollback").route(web::post().to(rollback)));
+}
+
+async fn commit(
+    broker: web::Data<Broker>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    ok("transaction committed", broker.commit_transaction(&id).await?)
+}
+
+async fn rollback(
+    broker: web::Data<Broker>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    ok("transaction rolled back", broker.rollback_transaction(&id).await?)
+}
+
+async fn show(broker: web::Data<Broker>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    ok("ok", broker.get_transaction(&id).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListQuery {
+    topic_name: Option<String>,
+    state: Option<TransactionState>,
+    page: Option<String>,
+    page_size: Option<String>,
+}
+
+async fn list(
+    broker: web::Data<Broker>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page(query.page.as_deref(), query.page_size.as_deref())?;
+    let filter = TransactionFilter {
+        topic_name: query.topic_name.clone().filter(|t| !t.is_empty()),
+        state: query.state,
+    };
+    ok("ok", broker.list_transactions(&filter, page).await?)
+}
