@@ -2,6 +2,7 @@
 //! server it needs kept alive for as long as the test holds the fixture.
 #![allow(clippy::expect_used)] // A fixture that cannot start fails its test with the message.
 
+pub mod recorder;
 use std::sync::Arc;
 
 use mq_broker::{Broker, BrokerConfig, MessageQueueConfig};
@@ -21,20 +22,29 @@ pub struct LogUnderTest {
     pub schedule: Arc<dyn ScheduleStore>,
     /// The half messages of transactions, served by the same store as the log.
     pub half: Arc<dyn HalfMessageStore>,
+    /// The time-bucketed counters, served by the same store as the log.
+    pub stats: Arc<dyn mq_repo::StatsStore>,
     _server: Option<RedisServer>,
 }
 
 impl LogUnderTest {
     fn new(stores: MessageStores, server: Option<RedisServer>) -> Self {
-        Self { log: stores.log, schedule: stores.schedule, half: stores.half, _server: server }
+        Self {
+            log: stores.log,
+            schedule: stores.schedule,
+            half: stores.half,
+            stats: stores.stats,
+            _server: server,
+        }
     }
 
-    /// The log, the schedule and the half messages, as the broker takes them.
+    /// The log, the schedule, the half messages and the counters, as the broker takes them.
     pub fn stores(&self) -> MessageStores {
         MessageStores {
             log: self.log.clone(),
             schedule: self.schedule.clone(),
             half: self.half.clone(),
+            stats: self.stats.clone(),
         }
     }
 }
@@ -87,6 +97,8 @@ pub struct BrokerUnderTest {
 /// Retention off for tests unless a test runs it itself; transactions checked back quickly
 /// (every 50 ms, 100 ms apart, three times; decisions left unapplied are applied after 300 ms).
 fn test_queue_config() -> MessageQueueConfig {
+    // Alerts are evaluated by the tests themselves (`evaluate_alerts`), not every 15 s.
+    let alerts = mq_broker::AlertConfig { enabled: false, ..mq_broker::AlertConfig::default() };
     let transactions = mq_broker::TxnConfig {
         check_interval_ms: 50,
         check_backoff_ms: 100,
@@ -100,6 +112,7 @@ fn test_queue_config() -> MessageQueueConfig {
     MessageQueueConfig {
         retention_interval_secs: 3600,
         transactions,
+        alerts,
         ..MessageQueueConfig::default()
     }
 }
@@ -124,6 +137,31 @@ fn memory_instance(messages: &mq_repo::MessageStores, meta: &MetadataStores) -> 
 }
 
 impl BrokerUnderTest {
+    /// Another broker instance over the same stores with its queue config changed by `change`
+    /// (e.g. alert webhooks), its background tasks running.
+    pub async fn instance_with(&self, change: impl FnOnce(&mut MessageQueueConfig)) -> Broker {
+        match (&self.config, &self.stores) {
+            (Some(config), _) => {
+                let mut config = config.clone();
+                change(&mut config.message_queue);
+                Broker::open(&config).await.expect("open a reconfigured instance")
+            }
+            (None, Some((messages, meta))) => {
+                let mut cfg = test_queue_config();
+                change(&mut cfg);
+                let broker = Broker::new(
+                    messages.clone(),
+                    meta.clone(),
+                    cfg,
+                    Arc::new(mq_model::SystemClock),
+                );
+                broker.start_background();
+                broker
+            }
+            (None, None) => unreachable!("a broker under test has a config or in-memory stores"),
+        }
+    }
+
     /// The metadata repositories behind the broker, for tests that play a crashed instance
     /// by writing to them directly.
     pub async fn metadata(&self) -> MetadataStores {

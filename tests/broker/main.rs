@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod monitoring;
 mod retries;
 mod scenarios;
 mod transactions;
@@ -61,6 +62,14 @@ mod retry {
         a_paced_retry_spreads_redeliveries,
         handlers_and_nacks_choose_how_to_retry,
         dead_letters_can_be_deleted_and_purged,
+    );
+}
+
+mod monitor {
+    broker_scenarios!(
+        monitoring:
+        monitoring_counts_traffic_exactly,
+        a_backlog_alert_fires_once_and_resolves_once,
     );
 }
 

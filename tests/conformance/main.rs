@@ -5,10 +5,12 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod alert_suite;
 mod half_suite;
 mod log_suite;
 mod meta_suite;
 mod schedule_suite;
+mod stats_suite;
 mod txn_suite;
 
 /// Runs the message-log suite against memory and Redis.
@@ -79,6 +81,30 @@ macro_rules! half_conformance {
                 async fn $test() {
                     let under_test = mq_tests::redis_log().await;
                     crate::half_suite::$test(under_test.stores()).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs the counters suite against memory and Redis.
+macro_rules! stats_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_stats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_log().await;
+                    crate::stats_suite::$test(under_test.stats.clone()).await;
+                }
+            )*
+        }
+        mod redis_stats {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::redis_log().await;
+                    crate::stats_suite::$test(under_test.stats.clone()).await;
                 }
             )*
         }
@@ -215,4 +241,49 @@ txn_conformance!(
     txn_lease_check_has_exactly_one_winner,
     txn_check_inconclusive_needs_the_current_count,
     txn_unapplied_lists_decided_records_older_than_before,
+);
+
+/// Runs the alert suite against memory and MongoDB.
+macro_rules! alert_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_alert {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_meta().await;
+                    crate::alert_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+        mod mongo_alert {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::mongo_meta().await;
+                    crate::alert_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+alert_conformance!(
+    alert_opens_once_per_key,
+    alert_close_moves_it_to_the_history_once,
+    alert_reopens_after_close_with_a_new_id,
+    alert_active_lists_oldest_first,
+    alert_history_lists_newest_first_with_limit,
+    alert_racing_opens_have_exactly_one_winner,
+    alert_racing_closes_have_exactly_one_winner,
+    alert_round_trips_every_field,
+);
+
+stats_conformance!(
+    added_counts_come_back_as_sums,
+    increments_to_one_bucket_add_up,
+    range_bounds_are_inclusive,
+    sums_come_in_the_order_given,
+    concurrent_adds_sum_exactly,
+    buckets_behind_the_newest_by_more_than_keep_secs_are_dropped,
+    series_no_longer_added_to_expire,
 );

@@ -10,7 +10,6 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-mod checkback;
 mod client;
 mod dead_letters;
 mod delay;
@@ -19,6 +18,7 @@ mod errors;
 mod flow;
 mod lists;
 mod long_poll;
+mod monitoring;
 mod publish;
 mod redelivery;
 mod server;
@@ -96,6 +96,7 @@ e2e!(
         transactions::commit_shows_one_message_and_rollback_none,
         transactions::checkback_unknown_twice_then_commit_commits,
         transactions::unreachable_checkback_ends_in_the_final_action,
+        monitoring::monitoring_and_metrics_show_known_traffic,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,

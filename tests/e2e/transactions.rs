@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::checkback::CheckbackServer;
 use crate::client::Api;
 use crate::server::TestServer;
 use crate::support::{ack_all, consume, create_group, create_topic, ids, int, text};
+use mq_tests::recorder::Recorder as CheckbackServer;
 
 async fn prepare(api: &Api, topic: &str, value: Value, extra: Value) -> Value {
     let mut body = json!({"topicName": topic, "key": "order-1", "value": value,

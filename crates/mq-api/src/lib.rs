@@ -29,6 +29,7 @@ mod dto;
 mod envelope;
 mod error;
 mod extract;
+mod observe;
 mod routes;
 mod value;
 

@@ -7,11 +7,15 @@ use std::time::{Duration, Instant};
 
 use mq_delay::DelayScheduler;
 use mq_dlq::DeadLetters;
-use mq_model::{Clock, ConsumerGroup, SystemClock, Topic};
+use mq_model::{Clock, ConsumerGroup, SystemClock, Topic, TransactionState};
 use mq_repo::{
-    open_message_stores, open_metadata, MessageLog, MessageStores, MetadataStores, ScheduleStore,
+    open_message_stores, open_metadata, HalfMessageStore, MessageLog, MessageStores,
+    MetadataStores, ScheduleStore, StatsStore,
 };
 use mq_txn::Transactions;
+
+use crate::metrics::Metrics;
+use crate::rates::RateCounts;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -35,6 +39,11 @@ pub(crate) struct Inner {
     pub(crate) delay: DelayScheduler,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) txns: Transactions,
+    pub(crate) metrics: Metrics,
+    pub(crate) rates: Arc<RateCounts>,
+    pub(crate) stats: Arc<dyn StatsStore>,
+    pub(crate) half: Arc<dyn HalfMessageStore>,
+    pub(crate) alerts: crate::alerts::AlertState,
     pub(crate) meta: MetadataStores,
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
@@ -70,30 +79,55 @@ impl Broker {
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         let published = Arc::new(Notify::new());
-        let woken = published.clone();
+        let metrics = Metrics::new();
+        let rates = Arc::new(RateCounts::default());
+        let (woken, fired_metrics, fired_rates, fired_clock) =
+            (published.clone(), metrics.clone(), rates.clone(), clock.clone());
         let delay = DelayScheduler::new(
             messages.schedule.clone(),
             meta.topics.clone(),
             clock.clone(),
             cfg.delay.clone(),
-            Arc::new(move |_topic: &str, _partition: u32, _fired: &[mq_repo::Fired]| {
+            Arc::new(move |topic: &str, partition: u32, fired: &[mq_repo::Fired]| {
+                let n = fired.len() as u64;
+                fired_metrics.published.with_label_values(&[topic]).inc_by(n);
+                let series = crate::rates::published_series(topic, partition);
+                fired_rates.add(series, fired_clock.now_ms(), n);
                 woken.notify_waiters();
             }),
         );
         let dead_letters =
             DeadLetters::new(meta.dead_letters.clone(), messages.schedule.clone(), clock.clone());
-        let committed = published.clone();
+        let (committed, txn_metrics, txn_rates, txn_clock) =
+            (published.clone(), metrics.clone(), rates.clone(), clock.clone());
         let txns = Transactions::new(
             messages.half.clone(),
             meta.transactions.clone(),
             clock.clone(),
             cfg.transactions.clone(),
-            Arc::new(move |_topic: &str, _partition: u32| committed.notify_waiters()),
+            Arc::new(move |topic: &str, partition: u32, state: TransactionState| match state {
+                TransactionState::Committed => {
+                    txn_metrics.committed.with_label_values(&[topic]).inc();
+                    txn_metrics.published.with_label_values(&[topic]).inc();
+                    let series = crate::rates::published_series(topic, partition);
+                    txn_rates.add(series, txn_clock.now_ms(), 1);
+                    committed.notify_waiters();
+                }
+                TransactionState::RolledBack => {
+                    txn_metrics.rolled_back.with_label_values(&[topic]).inc();
+                }
+                TransactionState::Prepared => {}
+            }),
         );
         Self {
             inner: Arc::new(Inner {
                 dead_letters,
                 txns,
+                metrics,
+                rates,
+                stats: messages.stats,
+                half: messages.half.clone(),
+                alerts: crate::alerts::AlertState::default(),
                 log: messages.log,
                 schedule: messages.schedule,
                 delay,
@@ -125,12 +159,19 @@ impl Broker {
     }
 
     /// Starts the background tasks (retention, the delayed-message scheduler, transaction
-    /// check-backs). Call once.
+    /// check-backs, the flush of message rates, alert evaluation). Call once.
     pub fn start_background(&self) {
         let retention = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
         let delay = self.inner.delay.spawn(self.shutdown_signal());
         let txns = self.inner.txns.spawn(self.shutdown_signal());
-        lock(&self.inner.tasks).extend([retention, delay, txns]);
+        let rates = self.spawn_rate_flusher(self.shutdown_signal());
+        let alerts = self.spawn_alerts(self.shutdown_signal());
+        lock(&self.inner.tasks).extend([retention, delay, txns, rates, alerts]);
+    }
+
+    /// This instance's metrics, for `GET /metrics` and for other layers' series.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Stops taking work: long polls return at once, subscriptions and background tasks end.

@@ -52,6 +52,8 @@ pub struct MessageQueueConfig {
     pub delay: DelayConfig,
     /// Transactional messages: check-back timing, final action, allowed check-back URLs.
     pub transactions: TxnConfig,
+    /// Alert rules, their thresholds and webhooks.
+    pub alerts: crate::AlertConfig,
 }
 
 impl Default for MessageQueueConfig {
@@ -65,6 +67,7 @@ impl Default for MessageQueueConfig {
             retention_interval_secs: 60,
             delay: DelayConfig::default(),
             transactions: TxnConfig::default(),
+            alerts: crate::AlertConfig::default(),
         }
     }
 }
@@ -83,6 +86,7 @@ impl MessageQueueConfig {
         }
         self.delay.validate()?;
         self.transactions.validate()?;
+        self.alerts.validate()?;
         if self.retention_interval_secs == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.retention_interval_secs",

@@ -200,6 +200,7 @@ impl Broker {
                 self.fetch_once(&topic, &group, &request.consumer_id, request.max_messages).await?;
             let now = tokio::time::Instant::now();
             if !messages.is_empty() || now >= deadline || self.is_shutting_down() {
+                self.count_deliveries(&topic.name, &group.group_id, &messages);
                 return Ok(messages);
             }
             let nap = (deadline - now).min(POLL_INTERVAL);
@@ -416,7 +417,25 @@ impl Broker {
         for (partition, deliveries) in by_partition {
             acked += self.inner.log.ack_deliveries(topic, partition, group, &deliveries).await?;
         }
+        self.inner.metrics.acked.with_label_values(&[topic, group]).inc_by(acked);
+        let series = crate::rates::acked_series(topic, group);
+        self.inner.rates.add(series, self.inner.clock.now_ms(), acked);
         Ok(acked)
+    }
+
+    /// Counts deliveries, and the end-to-end latency of first deliveries.
+    fn count_deliveries(&self, topic: &str, group: &str, messages: &[ReceivedMessage]) {
+        if messages.is_empty() {
+            return;
+        }
+        let metrics = &self.inner.metrics;
+        metrics.delivered.with_label_values(&[topic, group]).inc_by(messages.len() as u64);
+        let now_ms = self.inner.clock.now_ms();
+        let latency = metrics.end_to_end_latency.with_label_values(&[topic]);
+        for m in messages.iter().filter(|m| m.delivery_count == 1) {
+            let ms = (now_ms - m.message.timestamp.timestamp_millis()).max(0);
+            latency.observe(ms as f64 / 1000.0);
+        }
     }
 
     /// The deliveries the receipts name, by partition, as (offset, delivery count). Receipts
@@ -564,21 +583,7 @@ impl Broker {
         group: &str,
         partition: u32,
     ) -> BrokerResult<PartitionPosition> {
-        let lag = match self.inner.log.group_lag(topic, partition, group).await {
-            Ok(lag) => lag,
-            // A partition whose log group is missing is healed on the next fetch; until then
-            // everything in it is owed.
-            Err(RepoError::NotFound { .. }) => {
-                let stats = self.inner.log.partition_stats(topic, partition).await?;
-                mq_repo::GroupLag {
-                    end_offset: stats.end_offset,
-                    next_offset: stats.first_offset,
-                    lag: stats.length,
-                    pending: 0,
-                }
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let lag = self.group_lag_or_owed(topic, partition, group).await?;
         let oldest_pending = if lag.pending > 0 {
             self.inner.log.pending(topic, partition, group, 1).await?.first().map(|p| p.offset)
         } else {
@@ -592,5 +597,30 @@ impl Broker {
             lag: lag.lag,
             pending: lag.pending,
         })
+    }
+}
+
+impl Broker {
+    /// How far a group is behind in a partition. A partition whose log group is missing is
+    /// healed on the next fetch; until then everything stored in it is owed.
+    pub(crate) async fn group_lag_or_owed(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+    ) -> BrokerResult<mq_repo::GroupLag> {
+        match self.inner.log.group_lag(topic, partition, group).await {
+            Ok(lag) => Ok(lag),
+            Err(RepoError::NotFound { .. }) => {
+                let stats = self.inner.log.partition_stats(topic, partition).await?;
+                Ok(mq_repo::GroupLag {
+                    end_offset: stats.end_offset,
+                    next_offset: stats.first_offset,
+                    lag: stats.length,
+                    pending: 0,
+                })
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! live consumer at a time and is delivered in offset order, one batch in flight at a time.
 #![deny(missing_docs)]
 
+mod alerts;
 mod broker;
 mod config;
 mod consume;
@@ -19,8 +20,11 @@ mod dead_letters;
 mod error;
 mod groups;
 mod membership;
+mod metrics;
+mod monitoring;
 mod partition;
 mod publish;
+mod rates;
 mod receipt;
 mod retention;
 mod retry;
@@ -29,6 +33,7 @@ mod subscribe;
 mod topics;
 mod transactions;
 
+pub use alerts::{AlertConfig, AlertsView};
 pub use broker::Broker;
 pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
 pub use consume::{
@@ -40,9 +45,15 @@ pub use dead_letters::{
 };
 pub use error::{BrokerError, BrokerResult};
 pub use groups::{GroupSpec, GroupUpdate};
+pub use metrics::Metrics;
+pub use monitoring::{
+    parse_range, GroupMonitoring, Monitoring, PartitionMonitoring, Sections, TopicMonitoring,
+    MAX_RANGE,
+};
 pub use mq_txn::{CheckDecision, FinalAction, TransactionChecker, TxnConfig};
 pub use partition::partition_for_key;
 pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
+pub use rates::{BUCKET_SECS, KEEP_SECS};
 pub use retry::{Nack, DEAD_LETTER_GRACE, MAX_NACK_DELAY, MAX_REASON_LEN};
 pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
 pub use subscribe::{DoNotRetry, HandlerError, RetryAfter, SubscribeOptions, Subscription};

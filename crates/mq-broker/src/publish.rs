@@ -113,6 +113,7 @@ impl Broker {
                 format!("a batch holds 1 to {MAX_BATCH} messages, got {}", messages.len()),
             ));
         }
+        let started = std::time::Instant::now();
         let topic = self.topic_for_publish(topic_name).await?;
         let now_ms = self.inner.clock.now_ms();
         let mut dues = Vec::with_capacity(messages.len());
@@ -155,6 +156,9 @@ impl Broker {
             if landed.len() != count {
                 return Err(short_append(landed.len()));
             }
+            let series = crate::rates::published_series(&topic.name, partition);
+            self.inner.rates.add(series, now_ms, count as u64);
+            self.inner.metrics.published.with_label_values(&[&topic.name]).inc_by(count as u64);
             for ((index, message_id), at) in indexes.into_iter().zip(ids).zip(landed) {
                 results[index] = Some(Published {
                     message_id,
@@ -172,6 +176,8 @@ impl Broker {
             let tracked: Vec<(String, i64)> =
                 records.iter().map(|r| (r.record.message_id.clone(), r.due_ms)).collect();
             self.inner.schedule.schedule(&topic.name, partition, records).await?;
+            let scheduled = self.inner.metrics.scheduled.with_label_values(&[&topic.name]);
+            scheduled.inc_by(tracked.len() as u64);
             for (index, (message_id, due_ms)) in indexes.into_iter().zip(tracked) {
                 self.inner.delay.track(&topic.name, partition, &message_id, due_ms);
                 results[index] = Some(Published {
@@ -185,6 +191,8 @@ impl Broker {
             }
         }
         self.inner.published.notify_waiters();
+        let latency = self.inner.metrics.publish_latency.with_label_values(&[&topic.name]);
+        latency.observe(started.elapsed().as_secs_f64());
         let results: Vec<Published> = results.into_iter().flatten().collect();
         tracing::debug!(topic = %topic.name, count = results.len(), "published");
         Ok(results)

@@ -120,6 +120,7 @@ impl Broker {
         }
         let (t, g) = (topic.name.as_str(), group.group_id.as_str());
         let mut recorded = self.inner.log.fail(t, partition, g, &retries).await?;
+        self.inner.metrics.retried.with_label_values(&[t, g]).inc_by(recorded);
         for failure in last {
             // One at a time: only a failure the log took (still outstanding with that count)
             // may be dead-lettered.
@@ -182,7 +183,9 @@ impl Broker {
         );
         let (id, why) = (dead.id.clone(), dead.failure_reason.clone());
         self.inner.dead_letters.record(dead).await?;
-        log.ack_deliveries(t, partition, g, &[(offset, delivery_count)]).await?;
+        if log.ack_deliveries(t, partition, g, &[(offset, delivery_count)]).await? > 0 {
+            self.inner.metrics.dead_lettered.with_label_values(&[t, g]).inc();
+        }
         tracing::warn!(
             topic = t,
             group = g,
@@ -306,6 +309,7 @@ impl Broker {
                 .collect();
             nacked += self.fail_deliveries(&found_topic, &found_group, partition, failed).await?;
         }
+        self.inner.metrics.nacked.with_label_values(&[topic, group]).inc_by(nacked);
         if nacked > 0 {
             tracing::debug!(topic, group, nacked, reason = %reason, "nacked");
         }

@@ -15,6 +15,8 @@ pub enum IdKind {
     DeadLetter,
     /// A transaction (`txn_`).
     Transaction,
+    /// An alert (`alert_`).
+    Alert,
 }
 
 impl IdKind {
@@ -26,6 +28,7 @@ impl IdKind {
             IdKind::Consumer => "consumer_",
             IdKind::DeadLetter => "dlq_",
             IdKind::Transaction => "txn_",
+            IdKind::Alert => "alert_",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! MongoDB or HTTP types, so every layer above can depend on it.
 #![deny(missing_docs)]
 
+mod alert;
 mod clock;
 mod config;
 mod consumer;
@@ -20,6 +21,7 @@ mod topic;
 mod transaction;
 mod validate;
 
+pub use alert::{Alert, AlertRule};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConsumerConfig, ProducerConfig, StartFrom, TopicConfig};
 pub use consumer::{

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use mq_model::{
-    BackoffKind, ConsumerGroup, DeadLetterMessage, DecidedBy, DeliveryAttempt, DeliveryMode,
-    GroupStatus, Message, MessageStatus, MessageType, Redrive, RetryPolicy, StartFrom, Topic,
-    TopicStatus, Transaction, TransactionEvent, TransactionState,
+    Alert, AlertRule, BackoffKind, ConsumerGroup, DeadLetterMessage, DecidedBy, DeliveryAttempt,
+    DeliveryMode, GroupStatus, Message, MessageStatus, MessageType, Redrive, RetryPolicy,
+    StartFrom, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
 };
 use serde_json::json;
 
@@ -353,5 +353,53 @@ fn transaction_is_camel_case_with_snake_case_states() {
     ] {
         assert_eq!(serde_json::to_value(by).unwrap(), json!(name));
         assert_eq!(by.as_str(), name);
+    }
+}
+
+#[test]
+fn alert_is_camel_case_with_snake_case_rules() {
+    let later = at() + chrono::Duration::milliseconds(90_000);
+    let alert = Alert {
+        id: "alert_1".into(),
+        key: "consumer_lag:orders:billing".into(),
+        rule: AlertRule::ConsumerLag,
+        severity: "critical".into(),
+        topic_name: "orders".into(),
+        group_id: Some("billing".into()),
+        message: "oldest message waits 90 s".into(),
+        value: 90_000.0,
+        threshold: 60_000.5,
+        fired_at: at(),
+        resolved_at: Some(later),
+    };
+    let v = serde_json::to_value(&alert).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "id": "alert_1", "key": "consumer_lag:orders:billing", "rule": "consumer_lag",
+            "severity": "critical", "topicName": "orders", "groupId": "billing",
+            "message": "oldest message waits 90 s", "value": 90000.0, "threshold": 60000.5,
+            "firedAt": "2024-01-15T10:30:00Z", "resolvedAt": "2024-01-15T10:31:30Z"
+        })
+    );
+    assert_eq!(serde_json::from_value::<Alert>(v.clone()).unwrap(), alert);
+
+    // An active, topic-wide alert leaves the unset fields out, and reads back as unset.
+    let mut bare = v;
+    for key in ["groupId", "resolvedAt"] {
+        bare.as_object_mut().unwrap().remove(key);
+    }
+    let expected = Alert { group_id: None, resolved_at: None, ..alert };
+    assert_eq!(serde_json::from_value::<Alert>(bare.clone()).unwrap(), expected);
+    assert_eq!(serde_json::to_value(&expected).unwrap(), bare);
+
+    for (rule, name) in [
+        (AlertRule::Backlog, "backlog"),
+        (AlertRule::ConsumerLag, "consumer_lag"),
+        (AlertRule::DeadLetters, "dead_letters"),
+        (AlertRule::NoConsumer, "no_consumer"),
+    ] {
+        assert_eq!(serde_json::to_value(rule).unwrap(), json!(name));
+        assert_eq!(rule.as_str(), name);
     }
 }

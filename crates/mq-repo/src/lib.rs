@@ -21,6 +21,7 @@ mod mongo;
 mod open;
 mod redis;
 mod schedule;
+mod stats;
 mod timeout;
 
 pub use config::{MongoConfig, RedisConfig};
@@ -32,7 +33,7 @@ pub use log::{
 };
 pub use memory::{MemoryMessageLog, MemoryMetadata};
 pub use metadata::{
-    ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
+    AlertRepository, ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
     DeadLetterRepository, GroupFilter, MetadataStores, TopicFilter, TopicRepository,
     TransactionFilter, TransactionRepository,
 };
@@ -42,3 +43,4 @@ pub use redis::RedisMessageLog;
 pub use schedule::{
     Fired, MessageStores, ScheduleCursor, ScheduleStore, ScheduledEntry, ScheduledRecord,
 };
+pub use stats::{Increment, StatsStore};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mq_model::{
-    Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DecidedBy, GroupStatus, Page,
-    Paged, Redrive, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
+    Alert, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DecidedBy, GroupStatus,
+    Page, Paged, Redrive, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
 };
 
 use crate::RepoResult;
@@ -205,6 +205,22 @@ pub trait TransactionRepository: Send + Sync + Debug {
     async fn unapplied(&self, before: DateTime<Utc>, limit: usize) -> RepoResult<Vec<Transaction>>;
 }
 
+/// Alerts: the active ones, one per key, and the history of resolved ones. Opening and
+/// closing are atomic, so of several broker instances evaluating the same rule, one opens an
+/// alert and one closes it.
+#[async_trait]
+pub trait AlertRepository: Send + Sync + Debug {
+    /// Makes `alert` the active alert of its key; false if the key has one already.
+    async fn open(&self, alert: Alert) -> RepoResult<bool>;
+    /// Ends the active alert of `key` at `resolved_at`, moving it to the history; returns it,
+    /// or `None` if the key has no active alert (another instance closed it).
+    async fn close(&self, key: &str, resolved_at: DateTime<Utc>) -> RepoResult<Option<Alert>>;
+    /// The active alerts, oldest `fired_at` first.
+    async fn active(&self) -> RepoResult<Vec<Alert>>;
+    /// Up to `limit` resolved alerts, newest `resolved_at` first.
+    async fn history(&self, limit: usize) -> RepoResult<Vec<Alert>>;
+}
+
 /// The metadata repositories of one store, shareable across tasks.
 #[derive(Debug, Clone)]
 pub struct MetadataStores {
@@ -218,6 +234,8 @@ pub struct MetadataStores {
     pub dead_letters: Arc<dyn DeadLetterRepository>,
     /// Transaction records.
     pub transactions: Arc<dyn TransactionRepository>,
+    /// Alerts.
+    pub alerts: Arc<dyn AlertRepository>,
 }
 
 impl MetadataStores {
@@ -229,6 +247,7 @@ impl MetadataStores {
             + ConsumerRepository
             + DeadLetterRepository
             + TransactionRepository
+            + AlertRepository
             + 'static,
     {
         Self {
@@ -236,7 +255,8 @@ impl MetadataStores {
             groups: store.clone(),
             consumers: store.clone(),
             dead_letters: store.clone(),
-            transactions: store,
+            transactions: store.clone(),
+            alerts: store,
         }
     }
 }

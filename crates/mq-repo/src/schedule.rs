@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult};
+use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult, StatsStore};
 
 /// A message to deliver later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,14 +125,16 @@ pub struct MessageStores {
     pub schedule: Arc<dyn ScheduleStore>,
     /// The half messages of transactions.
     pub half: Arc<dyn HalfMessageStore>,
+    /// Time-bucketed counters for message rates.
+    pub stats: Arc<dyn StatsStore>,
 }
 
 impl MessageStores {
     /// All served by one store that implements every trait.
     pub fn from_shared<T>(store: Arc<T>) -> Self
     where
-        T: MessageLog + ScheduleStore + HalfMessageStore + 'static,
+        T: MessageLog + ScheduleStore + HalfMessageStore + StatsStore + 'static,
     {
-        Self { log: store.clone(), schedule: store.clone(), half: store }
+        Self { log: store.clone(), schedule: store.clone(), half: store.clone(), stats: store }
     }
 }

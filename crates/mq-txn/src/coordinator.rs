@@ -36,8 +36,9 @@ pub struct Prepare {
     pub timeout: Option<Duration>,
 }
 
-/// Called with the topic and partition of each committed message (to wake long polls).
-pub type OnCommit = Arc<dyn Fn(&str, u32) + Send + Sync>;
+/// Called with the topic, partition and outcome of each decision that took effect here
+/// (committed: appended; rolled back: discarded), to wake long polls and count.
+pub type OnApplied = Arc<dyn Fn(&str, u32, TransactionState) + Send + Sync>;
 
 /// The transactions of one broker: its stores, config and checkers. Cheap to clone.
 #[derive(Clone)]
@@ -52,7 +53,7 @@ struct Inner {
     cfg: TxnConfig,
     checker: RwLock<Option<Arc<dyn TransactionChecker>>>,
     http: HttpChecker,
-    on_commit: OnCommit,
+    on_applied: OnApplied,
 }
 
 impl fmt::Debug for Transactions {
@@ -76,7 +77,7 @@ impl Transactions {
         repo: Arc<dyn TransactionRepository>,
         clock: Arc<dyn Clock>,
         cfg: TxnConfig,
-        on_commit: OnCommit,
+        on_applied: OnApplied,
     ) -> Self {
         let http = HttpChecker::new(Duration::from_millis(cfg.checkback_timeout_ms));
         Self {
@@ -87,7 +88,7 @@ impl Transactions {
                 cfg,
                 checker: RwLock::new(None),
                 http,
-                on_commit,
+                on_applied,
             }),
         }
     }
@@ -250,7 +251,7 @@ impl Transactions {
             TransactionState::Committed => {
                 match self.inner.half.commit(topic, partition, message).await? {
                     Some(appended) => {
-                        (self.inner.on_commit)(topic, partition);
+                        (self.inner.on_applied)(topic, partition, TransactionState::Committed);
                         (Some(appended.offset), format!("appended at offset {}", appended.offset))
                     }
                     // Committed by another instance meanwhile: it records the offset.
@@ -258,7 +259,9 @@ impl Transactions {
                 }
             }
             TransactionState::RolledBack => {
-                self.inner.half.rollback(topic, partition, message).await?;
+                if self.inner.half.rollback(topic, partition, message).await? {
+                    (self.inner.on_applied)(topic, partition, TransactionState::RolledBack);
+                }
                 (None, "half message discarded".to_owned())
             }
             TransactionState::Prepared => return Ok(txn),
@@ -386,7 +389,7 @@ impl Transactions {
             TransactionState::Committed => {
                 match self.inner.half.commit(topic, partition, message).await? {
                     Some(appended) => {
-                        (self.inner.on_commit)(topic, partition);
+                        (self.inner.on_applied)(topic, partition, TransactionState::Committed);
                         (
                             Some(appended.offset),
                             format!("appended at offset {} on recovery", appended.offset),

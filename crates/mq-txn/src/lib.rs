@@ -26,5 +26,5 @@ mod error;
 
 pub use checker::{CheckDecision, HttpChecker, TransactionChecker};
 pub use config::{FinalAction, TxnConfig};
-pub use coordinator::{Prepare, Transactions};
+pub use coordinator::{OnApplied, Prepare, Transactions};
 pub use error::{TxnError, TxnResult};

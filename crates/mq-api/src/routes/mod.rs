@@ -7,6 +7,7 @@ mod dead_letters;
 mod groups;
 mod health;
 mod messages;
+mod monitoring;
 mod scheduled;
 mod topics;
 mod transactions;
@@ -36,8 +37,10 @@ pub fn configure(
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .configure(health::mount)
+            .configure(monitoring::mount_root)
             .service(
                 web::scope(API_PREFIX)
+                    .wrap(actix_web::middleware::from_fn(crate::observe::observe))
                     .configure(messages::mount)
                     .configure(scheduled::mount)
                     .configure(topics::mount)
@@ -46,6 +49,7 @@ pub fn configure(
                     .configure(consumers::mount)
                     .configure(dead_letters::mount)
                     .configure(transactions::mount)
+                    .configure(monitoring::mount)
                     .default_service(web::to(no_route)),
             )
             .default_service(web::to(no_route));

@@ -22,6 +22,8 @@ type PartitionKey = (String, u32);
 pub struct MemoryMessageLog {
     pub(super) partitions: Arc<Mutex<HashMap<PartitionKey, Arc<Mutex<Partition>>>>>,
     pub(super) clock: Arc<dyn Clock>,
+    /// The time-bucketed counters (see `stats.rs`), apart from the partitions.
+    pub(super) counters: Arc<Mutex<super::stats::Counters>>,
 }
 
 #[derive(Debug, Default)]
@@ -172,7 +174,7 @@ impl Default for MemoryMessageLog {
 impl MemoryMessageLog {
     /// An empty log whose timestamps and idle times come from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { partitions: Arc::default(), clock }
+        Self { partitions: Arc::default(), clock, counters: Arc::default() }
     }
 
     pub(super) fn partition(&self, topic: &str, partition: u32) -> Arc<Mutex<Partition>> {

@@ -1,12 +1,13 @@
 //! In-memory metadata: every metadata repository over ordered maps behind one mutex. The
-//! transaction repository is in `super::transactions`.
+//! transaction repository is in `super::transactions`, the alert repository in
+//! `super::alerts`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use mq_model::{
-    Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic, Transaction,
+    Alert, Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic, Transaction,
 };
 
 use crate::metadata::{
@@ -22,7 +23,7 @@ pub struct MemoryMetadata {
 }
 
 /// Maps keyed so that iteration order is each listing's documented sort order (dead letters
-/// and transactions are sorted when listed).
+/// and transactions are sorted when listed, alerts too).
 #[derive(Debug, Default)]
 pub(super) struct State {
     topics: BTreeMap<String, Topic>,
@@ -33,6 +34,10 @@ pub(super) struct State {
     dead_letters: BTreeMap<String, DeadLetterMessage>,
     /// Keyed by transaction id.
     pub(super) transactions: BTreeMap<String, Transaction>,
+    /// Active alerts, keyed by alert key: one per key.
+    pub(super) active_alerts: BTreeMap<String, Alert>,
+    /// Resolved alerts, keyed by alert id.
+    pub(super) alert_history: BTreeMap<String, Alert>,
 }
 
 impl MemoryMetadata {

@@ -2,10 +2,12 @@
 //! MongoDB needed) and fast unit tests. Same semantics as the real stores, checked by the same
 //! conformance suites.
 
+mod alerts;
 mod half;
 mod log;
 mod metadata;
 mod schedule;
+mod stats;
 mod transactions;
 
 pub use log::MemoryMessageLog;

@@ -14,6 +14,8 @@
 //! | `transactions`         | `topic_name_state_created_at`            | `topic_name: 1, state: 1, created_at: -1`   | no     |
 //! | `transactions`         | `state_check_at`                         | `state: 1, check_at: 1`                     | no     |
 //! | `transactions`         | `applied_state_updated_at`               | `applied: 1, state: 1, updated_at: 1`       | no     |
+//! | `alerts_active`        | `fired_at_key`                           | `fired_at: 1, _id: 1`                       | no     |
+//! | `alerts`               | `resolved_at_desc`                       | `resolved_at: -1, _id: -1`                  | no     |
 //!
 //! Corrections to the design's table: a group id is unique only within its topic, and a
 //! consumer id only within its (group, topic), because one client may join several groups.
@@ -27,19 +29,35 @@
 //! `_id` is the transaction id, so it needs no unique index; the three above serve the
 //! listings by topic and state (newest first), the due check-backs (prepared, by `check_at`)
 //! and the decided-but-unapplied records (by `updated_at`).
+//!
+//! The alert collections are not in the design either (alerts, design §9.2, came later; see
+//! `super::alert_docs`). `alerts_active` is keyed by alert key and `alerts` by alert id, so
+//! their `_id`s give the uniqueness; the two indexes serve the listings in their sort order:
+//! active alerts oldest first, the history newest first (ties by the larger id). Creating
+//! the index on `alerts_active` also creates that collection at start-up, so the first
+//! racing `open`s do not each create it implicitly.
 
 use mongodb::bson::Document;
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
+use super::alert_docs::{ALERTS, ALERTS_ACTIVE};
 use super::dead_letter_docs::{DEAD_LETTERS, DEAD_LETTER_CONTENTS};
 use super::docs::{CONSUMERS, CONSUMER_GROUPS, TOPICS};
 use super::transaction_docs::TRANSACTIONS;
 use crate::{RepoError, RepoResult};
 
 /// Every collection with indexes, in creation order.
-const COLLECTIONS: [&str; 6] =
-    [TOPICS, CONSUMER_GROUPS, CONSUMERS, DEAD_LETTERS, DEAD_LETTER_CONTENTS, TRANSACTIONS];
+const COLLECTIONS: [&str; 8] = [
+    TOPICS,
+    CONSUMER_GROUPS,
+    CONSUMERS,
+    DEAD_LETTERS,
+    DEAD_LETTER_CONTENTS,
+    TRANSACTIONS,
+    ALERTS_ACTIVE,
+    ALERTS,
+];
 
 /// An ascending key.
 const ASC: i32 = 1;
@@ -121,6 +139,18 @@ pub(super) const INDEXES: &[IndexSpec] = &[
         collection: TRANSACTIONS,
         name: "applied_state_updated_at",
         keys: &[("applied", ASC), ("state", ASC), ("updated_at", ASC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: ALERTS_ACTIVE,
+        name: "fired_at_key",
+        keys: &[("fired_at", ASC), ("_id", ASC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: ALERTS,
+        name: "resolved_at_desc",
+        keys: &[("resolved_at", DESC), ("_id", DESC)],
         unique: false,
     },
 ];

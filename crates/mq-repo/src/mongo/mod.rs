@@ -1,5 +1,7 @@
 //! The MongoDB metadata repositories: document structs, indexes and the repository impls.
 
+mod alert_docs;
+mod alerts;
 mod dead_letter_docs;
 mod dead_letters;
 mod docs;

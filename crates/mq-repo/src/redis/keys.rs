@@ -1,5 +1,6 @@
 //! Redis key names of a partition (log, its groups' retry state, schedule and half messages), of
-//! the schedule index, and the mapping between offsets and stream entry IDs.
+//! the schedule index and of counter series, and the mapping between offsets and stream entry
+//! IDs.
 //!
 //! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
 //! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
@@ -105,6 +106,15 @@ pub(super) fn schedule_index(prefix: &str) -> String {
     format!("{prefix}:sched-index")
 }
 
+/// The hash of one counter series, bucket start in seconds (decimal) to count:
+/// `{prefix}:stats:{<series>}`. The whole series is the hash tag, so each series lives in one
+/// cluster slot and different series spread over the cluster.
+pub(super) fn stats(prefix: &str, series: &str) -> String {
+    // The series ends the key, so different series never share a key even when a name holds
+    // braces (which only move the hash tag, never merge two series).
+    format!("{prefix}:stats:{{{series}}}")
+}
+
 /// The value of a message's entry in the schedule index.
 pub(super) fn index_entry(topic: &str, partition: u32) -> String {
     // Topic names cannot contain a newline, so the first one ends the topic.
@@ -177,6 +187,12 @@ mod tests {
         }
         assert_ne!(PartitionKeys::new("mq", "orders", 4).half, keys.half, "per partition");
         assert_eq!(schedule_index("mq"), "mq:sched-index");
+    }
+
+    #[test]
+    fn stats_keys_tag_the_whole_series() {
+        assert_eq!(stats("mq", "published:orders:3"), "mq:stats:{published:orders:3}");
+        assert_ne!(stats("mq", "a"), stats("mq", "a:b"));
     }
 
     #[test]

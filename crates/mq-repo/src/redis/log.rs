@@ -28,6 +28,15 @@
 //! removes it from both, and a redelivery removes it from the waiting set. `delete_topic` cannot find them (it does not
 //! know the groups), so `create_group` drops any left over from a group of the same name.
 //!
+//! The time-bucketed counters (`StatsStore`, see `stats.rs`) are one hash per series, tagged
+//! by the whole series so that each lives in one slot; they share nothing with the partitions:
+//!
+//! | Key                          | Type | Holds                                              |
+//! |------------------------------|------|----------------------------------------------------|
+//! | `{prefix}:stats:{<series>}`  | hash | bucket start in seconds (decimal) → count, e.g.    |
+//! |                              |      | `mq:stats:{published:orders:3}`; expires           |
+//! |                              |      | `keep_secs` after the newest bucket                |
+//!
 //! # Retries
 //!
 //! A pending entry is either in flight, held by a consumer since its last delivery, or waiting
@@ -90,6 +99,9 @@
 //! | `trim_to_len`     | `XTRIM s MAXLEN ~ n`                                               |
 //! | `delete_topic`    | `UNLINK dz dp s m tx` per partition (the schedule and the half     |
 //! |                   | messages go with the log)                                          |
+//! | `add` (stats)     | `stats_add.lua` per series: HINCRBY per bucket; if a field is new, |
+//! |                   | HKEYS and HDEL of buckets > `keep_secs` before the newest; EXPIRE  |
+//! | `sums` (stats)    | `stats_sums.lua` per series: HGETALL, summed over the range        |
 //!
 //! Here `w` and `h` are the group's waiting set and history hash. NOGROUP errors become
 //! [`RepoError::NotFound`] for `consumer group`.

@@ -8,5 +8,6 @@ mod log;
 mod reply;
 mod schedule;
 mod scripts;
+mod stats;
 
 pub use log::RedisMessageLog;

@@ -52,7 +52,7 @@ macro_rules! lua {
     };
 }
 
-/// Every script the message log, its schedule and its half messages run.
+/// Every script the message log, its schedule, its half messages and the counters run.
 #[derive(Debug, Clone)]
 pub(super) struct Scripts {
     /// `append.lua`: one atomic batch append.
@@ -100,6 +100,11 @@ pub(super) struct Scripts {
     pub(super) unindex: Script,
     /// `commit_half.lua`: HGET and HDEL of a half message, appended as `append.lua` appends.
     pub(super) commit_half: Script,
+    /// `stats_add.lua`: HINCRBY per bucket of one counter series, HDEL of buckets left behind
+    /// when a new one appears, and EXPIRE.
+    pub(super) stats_add: Script,
+    /// `stats_sums.lua`: HGETALL of one counter series, summed over a range of buckets.
+    pub(super) stats_sums: Script,
 }
 
 impl Scripts {
@@ -126,6 +131,8 @@ impl Scripts {
             list_scheduled: Script::load(pool, lua!("list_scheduled.lua")).await?,
             unindex: Script::load(pool, lua!("unindex.lua")).await?,
             commit_half: Script::load(pool, lua!("commit_half.lua")).await?,
+            stats_add: Script::load(pool, lua!("stats_add.lua")).await?,
+            stats_sums: Script::load(pool, lua!("stats_sums.lua")).await?,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! A producer's check-back endpoint for the transaction tests: a minimal HTTP/1.1 server on
-//! loopback that records each check-back body and answers with scripted decisions.
+//! A minimal HTTP/1.1 server on loopback that records each JSON body POSTed to it and answers
+//! with scripted decisions: a producer's check-back endpoint for the transaction tests, and a
+//! webhook receiver for the alert tests.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -9,17 +10,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A running check-back endpoint; stops when dropped.
-pub struct CheckbackServer {
+/// A running recorder; stops when dropped.
+#[derive(Debug)]
+pub struct Recorder {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Value>>>,
     task: JoinHandle<()>,
 }
 
-impl CheckbackServer {
+impl Recorder {
     /// Answers the n-th check-back with `decisions[n]` (`"commit"`, `"rollback"`,
     /// `"unknown"`), the last one repeated.
-    pub async fn start(decisions: &[&str]) -> CheckbackServer {
+    pub async fn start(decisions: &[&str]) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a check-back server");
         let addr = listener.local_addr().expect("its address");
         let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -33,21 +35,21 @@ impl CheckbackServer {
                 });
             }
         });
-        CheckbackServer { addr, requests, task }
+        Recorder { addr, requests, task }
     }
 
-    /// The URL to give as `checkbackUrl`.
+    /// The URL to give as `checkbackUrl` or webhook.
     pub fn url(&self) -> String {
-        format!("http://{}/checkback", self.addr)
+        format!("http://{}/hook", self.addr)
     }
 
     /// The bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
-        self.requests.lock().unwrap().clone()
+        self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
-impl Drop for CheckbackServer {
+impl Drop for Recorder {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -85,7 +87,7 @@ async fn answer(
     }
     let body: Value = serde_json::from_slice(&buffer[head_end..]).unwrap_or(Value::Null);
     let decision = {
-        let mut seen = seen.lock().unwrap();
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.push(body);
         let n = seen.len() - 1;
         decisions.get(n).or(decisions.last()).cloned().unwrap_or_else(|| "unknown".into())

@@ -1,0 +1,115 @@
+//! Monitoring over HTTP (issue 7): `GET /monitoring` in the design's shape, `GET /alerts`, and
+//! `GET /metrics` read by a Prometheus text-format parser.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::server::TestServer;
+use crate::support::{ack_all, consume, create_group, create_topic, send};
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+pub async fn monitoring_and_metrics_show_known_traffic(server: TestServer) {
+    let api = server.api();
+    create_topic(&api, "watched", 2).await;
+    create_group(&api, "watched", "g", Value::Null).await;
+    for i in 0..30 {
+        send(&api, "watched", Some(&format!("k{i}")), json!({"n": i})).await;
+    }
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        got.extend(consume(&api, "watched", "g", "c", 10 - got.len() as u32, 1000).await);
+    }
+    assert_eq!(ack_all(&api, "watched", "g", &got).await, 10);
+
+    let view = api.get_ok("/monitoring?topicName=watched&timeRange=5m").await;
+    assert_eq!(keys(&view), set(&["topics", "consumers", "timestamp", "timeRange"]), "{view}");
+    let topic = &view["topics"][0];
+    for field in ["name", "messageCount", "messageRate", "consumerLag", "partitions"] {
+        assert!(topic.get(field).is_some(), "topics[0].{field} missing: {topic}");
+    }
+    assert_eq!(topic["name"], "watched");
+    assert_eq!(topic["messageCount"], 30);
+    assert_eq!(topic["consumerLag"], 20);
+    assert_eq!(topic["messageRate"], 0.1, "30 messages over 300 s");
+    let partitions = topic["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 2);
+    let offsets: u64 = partitions.iter().map(|p| p["offset"].as_u64().unwrap()).sum();
+    assert_eq!(offsets, 30, "end offsets");
+    for p in partitions {
+        for field in ["partition", "offset", "messageRate"] {
+            assert!(p.get(field).is_some(), "partitions[].{field} missing: {p}");
+        }
+    }
+    let group = &view["consumers"][0];
+    for field in ["groupId", "topicName", "consumerCount", "totalLag", "status"] {
+        assert!(group.get(field).is_some(), "consumers[0].{field} missing: {group}");
+    }
+    assert_eq!((group["totalLag"].as_u64(), group["consumerCount"].as_u64()), (Some(20), Some(1)));
+    assert_eq!(group["status"], "active");
+
+    let only = api.get_ok("/monitoring?metrics=consumers&timeRange=1h").await;
+    assert!(only.get("topics").is_none() && only["consumers"].is_array(), "{only}");
+    for (query, field) in
+        [("timeRange=7x", "timeRange"), ("timeRange=48h", "timeRange"), ("metrics=cpu", "metrics")]
+    {
+        let (status, body) = api.get(&format!("/monitoring?{query}")).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(field), "{body}");
+    }
+    let (status, _) = api.get("/monitoring?topicName=nope").await;
+    assert_eq!(status, 404);
+    let alerts = api.get_ok("/alerts").await;
+    assert_eq!(keys(&alerts), set(&["active", "history"]), "{alerts}");
+
+    let (status, text) = api.root_get("/metrics").await;
+    assert_eq!(status, 200);
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape =
+        prometheus_parse::Scrape::parse(lines).expect("/metrics parses as Prometheus text");
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        scrape.samples.iter().find_map(|s| {
+            let matches =
+                s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v));
+            let number = match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            };
+            matches.then_some(number)
+        })
+    };
+    let tg = [("topic", "watched"), ("group", "g")];
+    assert_eq!(value("mq_messages_published_total", &[("topic", "watched")]), Some(30.0));
+    assert_eq!(value("mq_messages_delivered_total", &tg), Some(10.0));
+    assert_eq!(value("mq_messages_acked_total", &tg), Some(10.0));
+    assert_eq!(value("mq_consumer_lag_messages", &tg), Some(20.0));
+    assert_eq!(value("mq_consumer_pending_messages", &tg), Some(0.0));
+    let posts = [("method", "POST"), ("route", "/api/v1/mq/messages"), ("status", "200")];
+    assert_eq!(value("mq_http_requests_total", &posts), Some(30.0));
+    assert!(
+        value("process_resident_memory_bytes", &[]).is_some_and(|v| v > 0.0),
+        "process metrics"
+    );
+    let histograms: BTreeSet<&str> = scrape
+        .samples
+        .iter()
+        .filter(|s| matches!(s.value, prometheus_parse::Value::Histogram(_)))
+        .map(|s| s.metric.as_str())
+        .collect();
+    for name in [
+        "mq_publish_latency_seconds",
+        "mq_end_to_end_latency_seconds",
+        "mq_http_request_duration_seconds",
+    ] {
+        assert!(histograms.contains(name), "{name} missing from {histograms:?}");
+    }
+}
