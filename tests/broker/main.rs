@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod encryption;
 mod monitoring;
 mod retries;
 mod scenarios;
@@ -70,6 +71,15 @@ mod monitor {
         monitoring:
         monitoring_counts_traffic_exactly,
         a_backlog_alert_fires_once_and_resolves_once,
+    );
+}
+
+mod encrypt {
+    broker_scenarios!(
+        encryption:
+        encrypted_topics_keep_no_plaintext_in_any_store,
+        keys_rotate_and_what_cannot_be_decrypted_is_an_error,
+        unknown_or_changed_encryption_settings_are_refused,
     );
 }
 

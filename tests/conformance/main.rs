@@ -10,6 +10,7 @@ mod half_suite;
 mod log_suite;
 mod meta_suite;
 mod schedule_suite;
+mod security_suite;
 mod stats_suite;
 mod txn_suite;
 
@@ -276,6 +277,39 @@ alert_conformance!(
     alert_racing_opens_have_exactly_one_winner,
     alert_racing_closes_have_exactly_one_winner,
     alert_round_trips_every_field,
+);
+
+/// Runs the token and audit suite against memory and MongoDB.
+macro_rules! security_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod memory_security {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::memory_meta().await;
+                    crate::security_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+        mod mongo_security {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let under_test = mq_tests::mongo_meta().await;
+                    crate::security_suite::$test(under_test.stores.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+security_conformance!(
+    token_insert_find_list_and_revoke,
+    token_duplicate_name_or_secret_already_exists,
+    token_expiry_and_patterns_round_trip,
+    audit_lists_newest_first_with_every_filter,
+    audit_pages_with_the_total_and_ties_by_larger_id,
+    audit_delete_before_removes_only_older_records,
 );
 
 stats_conformance!(

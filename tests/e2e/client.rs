@@ -18,6 +18,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 pub struct Api {
     base: String,
     http: reqwest::Client,
+    /// Headers sent with every call (a bearer token, `X-Forwarded-For`).
+    headers: Vec<(String, String)>,
 }
 
 impl Api {
@@ -34,7 +36,55 @@ impl Api {
             .pool_max_idle_per_host(0)
             .build()
             .expect("build the HTTP client");
-        Api { base: format!("http://{addr}"), http }
+        Api { base: format!("http://{addr}"), http, headers: Vec::new() }
+    }
+
+    /// The same client, sending `Authorization: Bearer <token>`.
+    pub fn with_token(&self, token: &str) -> Api {
+        self.with_header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// The same client, sending one more header with every call.
+    pub fn with_header(&self, name: &str, value: &str) -> Api {
+        let mut api = self.clone();
+        api.headers.push((name.to_owned(), value.to_owned()));
+        api
+    }
+
+    /// `GET /api/v1/mq{path}`: the status and the `Retry-After` header in seconds.
+    pub async fn retry_after(&self, path: &str) -> (u16, Option<u64>) {
+        let url = format!("{}{API_PREFIX}{path}", self.base);
+        let mut request = self.http.get(&url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        (response.status().as_u16(), retry)
+    }
+
+    /// A call with any method to `/api/v1/mq{path}` (or the root when `path` starts with
+    /// `!`): the status only, for tables of access checks.
+    pub async fn status_of(&self, method: &str, path: &str, body: Option<&Value>) -> u16 {
+        let url = match path.strip_prefix('!') {
+            Some(root) => format!("{}{root}", self.base),
+            None => format!("{}{API_PREFIX}{path}", self.base),
+        };
+        let method: Method = method.parse().expect("an HTTP method");
+        let mut request = self.http.request(method.clone(), &url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body_bytes(body));
+        }
+        let response =
+            request.send().await.unwrap_or_else(|e| panic!("{method} {url}: request failed: {e}"));
+        response.status().as_u16()
     }
 
     /// Whether `GET /readyz` answers 200 (within 2 s); false on any error.
@@ -47,8 +97,11 @@ impl Api {
     /// `GET` of a path at the root (outside `/api/v1/mq` and its envelope): status and body.
     pub async fn root_get(&self, path: &str) -> (u16, String) {
         let url = format!("{}{path}", self.base);
-        let response =
-            self.http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let mut request = self.http.get(&url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_else(|e| panic!("GET {url}: body: {e}"));
         (status, body)
@@ -107,6 +160,9 @@ impl Api {
     async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> (u16, Value) {
         let url = format!("{}{API_PREFIX}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
         }

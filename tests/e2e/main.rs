@@ -21,8 +21,10 @@ mod long_poll;
 mod monitoring;
 mod publish;
 mod redelivery;
+mod security;
 mod server;
 mod support;
+mod tls;
 mod transactions;
 
 use server::{Backend, TestServer};

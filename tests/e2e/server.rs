@@ -72,6 +72,19 @@ struct SharedStores {
     database: String,
 }
 
+/// How [`TestServer::start_with`] differs from a default start.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// YAML added to the `server:` section, every line indented by two spaces, such as
+    /// `"  tls:\n    enabled: true\n"`.
+    pub server_yaml: String,
+    /// For a server that speaks https: a client that trusts its certificate (and presents a
+    /// client certificate when the server asks for one), used to wait for `GET /readyz`.
+    pub https: Option<reqwest::Client>,
+    /// Top-level YAML sections added at the end (`auth:`, `security:`).
+    pub top_yaml: String,
+}
+
 /// A running `mq-server` and, for [`Backend::RedisMongo`], the Redis and MongoDB it uses.
 ///
 /// Dropping it kills the server (SIGKILL) and then the fixtures. When the test is panicking,
@@ -87,6 +100,8 @@ pub struct TestServer {
     /// Set when a panic message already carries the logs, so `Drop` does not repeat them.
     logs_shown: bool,
     api: Api,
+    /// Extra settings of [`TestServer::start_with`].
+    options: StartOptions,
     /// Where a Redis + MongoDB server keeps its data; copied by [`TestServer::start_sharing`].
     stores: Option<SharedStores>,
     // Dropped after the child is killed (see `Drop`), so neither the stores nor the log
@@ -133,7 +148,34 @@ impl TestServer {
             }),
             _ => None,
         };
-        TestServer::launch(backend, stores, redis, mongo).await
+        TestServer::launch(backend, stores, redis, mongo, StartOptions::default()).await
+    }
+
+    /// A server on the in-memory stores, started with `options`. For an https server,
+    /// [`TestServer::api`] (plain HTTP) does not apply: use [`TestServer::port`].
+    pub async fn start_with(options: StartOptions) -> TestServer {
+        TestServer::launch(Backend::Memory, None, None, None, options).await
+    }
+
+    /// Starts a server on the in-memory stores with `options`, expecting it to exit during
+    /// start-up; returns the failure report: its exit status and its log tails. Panics when
+    /// the server gets ready instead.
+    pub async fn start_failure(options: StartOptions) -> String {
+        let mut server = TestServer::launch_unstarted(Backend::Memory, None, None, None, options);
+        server.port = free_port();
+        server.write_config();
+        match server.spawn_and_wait(server_binary()).await {
+            Ok(()) => {
+                server.logs_shown = true;
+                panic!("mq-server started although it should not have\n{}", server.logs())
+            }
+            Err(failure) => failure.message,
+        }
+    }
+
+    /// The port the server listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// A second server process over the same Redis key prefix and MongoDB database as
@@ -145,7 +187,8 @@ impl TestServer {
             Backend::RedisMongo,
             "start_sharing: only servers on Redis + MongoDB can share their stores"
         );
-        TestServer::launch(other.backend, other.stores.clone(), None, None).await
+        TestServer::launch(other.backend, other.stores.clone(), None, None, StartOptions::default())
+            .await
     }
 
     async fn launch(
@@ -153,27 +196,10 @@ impl TestServer {
         stores: Option<SharedStores>,
         redis: Option<RedisServer>,
         mongo: Option<MongoServer>,
+        options: StartOptions,
     ) -> TestServer {
         let binary = server_binary();
-        let dir = tempfile::Builder::new()
-            .prefix("mq-e2e-")
-            .tempdir()
-            .expect("a temporary directory for the server's config and logs");
-        let mut server = TestServer {
-            backend,
-            port: 0,
-            config_path: dir.path().join("mq.yaml"),
-            stdout_path: dir.path().join("stdout.log"),
-            stderr_path: dir.path().join("stderr.log"),
-            child: None,
-            starts: 0,
-            logs_shown: false,
-            api: Api::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-            stores,
-            _redis: redis,
-            _mongo: mongo,
-            dir,
-        };
+        let mut server = TestServer::launch_unstarted(backend, stores, redis, mongo, options);
         for attempt in 1..=PORT_ATTEMPTS {
             server.port = free_port();
             server.write_config();
@@ -187,6 +213,35 @@ impl TestServer {
             }
         }
         unreachable!("the last attempt returns or panics")
+    }
+
+    fn launch_unstarted(
+        backend: Backend,
+        stores: Option<SharedStores>,
+        redis: Option<RedisServer>,
+        mongo: Option<MongoServer>,
+        options: StartOptions,
+    ) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("mq-e2e-")
+            .tempdir()
+            .expect("a temporary directory for the server's config and logs");
+        TestServer {
+            backend,
+            port: 0,
+            config_path: dir.path().join("mq.yaml"),
+            stdout_path: dir.path().join("stdout.log"),
+            stderr_path: dir.path().join("stderr.log"),
+            child: None,
+            starts: 0,
+            logs_shown: false,
+            api: Api::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            options,
+            stores,
+            _redis: redis,
+            _mongo: mongo,
+            dir,
+        }
     }
 
     /// The HTTP client for this server.
@@ -268,10 +323,11 @@ impl TestServer {
         let quoted = |s: &str| serde_json::Value::from(s).to_string();
         let mut yaml = format!(
             "# Written by the mq e2e harness for one test.\n\
-             server:\n  bind: {bind}\n  json_limit_bytes: {JSON_LIMIT_BYTES}\n\
+             server:\n  bind: {bind}\n  json_limit_bytes: {JSON_LIMIT_BYTES}\n{extra}\
              log:\n  format: pretty\n  level: {level}\n",
             bind = quoted(&format!("127.0.0.1:{}", self.port)),
             level = quoted(&std::env::var("MQTEST_SERVER_LOG_LEVEL").unwrap_or("info".into())),
+            extra = self.options.server_yaml,
         );
         // The defaults spelt out (10 ms ticks, a loader every second reading a minute ahead),
         // except the shorter maximum delay.
@@ -304,6 +360,7 @@ impl TestServer {
                  metadata:\n  provider: memory\n"
             )),
         }
+        yaml.push_str(&self.options.top_yaml);
         fs::write(&self.config_path, yaml).expect("write the server config");
     }
 
@@ -346,7 +403,7 @@ impl TestServer {
                     port_taken,
                 });
             }
-            if self.api.readyz_is_ok().await {
+            if self.is_ready().await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -360,6 +417,16 @@ impl TestServer {
             ),
             port_taken: false,
         })
+    }
+
+    /// Whether `GET /readyz` answers 200, over https when the server speaks it.
+    async fn is_ready(&self) -> bool {
+        let Some(https) = &self.options.https else {
+            return self.api.readyz_is_ok().await;
+        };
+        let url = format!("https://127.0.0.1:{}/readyz", self.port);
+        let request = https.get(url).timeout(Duration::from_secs(2));
+        matches!(request.send().await, Ok(response) if response.status() == reqwest::StatusCode::OK)
     }
 
     /// Opens a log file for appending, with a line that marks this start in it.

@@ -34,6 +34,10 @@ pub struct Config {
     pub metadata: mq_broker::MetadataConfig,
     /// How to reach MongoDB when `metadata.provider` is `mongodb`.
     pub mongodb: mq_repo::MongoConfig,
+    /// Who may call the API: tokens, anonymous access, `/metrics` (design §7.1).
+    pub auth: mq_api::AuthConfig,
+    /// Address allow-list, trusted proxies, rate limits, audit retention (design §7).
+    pub security: mq_api::SecurityConfig,
 }
 
 /// The HTTP server (`server.*`).
@@ -49,6 +53,26 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Largest JSON request body accepted; larger bodies get 413 (default: mq-api's).
     pub json_limit_bytes: usize,
+    /// https instead of plain HTTP, optionally with client certificates (design §7.3).
+    pub tls: TlsConfig,
+}
+
+/// TLS of the listener (`server.tls.*`, design §7.3). The files are read and checked at
+/// start-up; a missing, unreadable or invalid one stops the server with the key's name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Serve https on `server.bind` instead of plain HTTP (default false: plain HTTP, for
+    /// development on loopback).
+    pub enabled: bool,
+    /// PEM file with the server's certificate chain, leaf first; required when enabled.
+    pub cert_path: Option<PathBuf>,
+    /// PEM file with the private key of that certificate (PKCS#8, PKCS#1 or SEC1); required
+    /// when enabled.
+    pub key_path: Option<PathBuf>,
+    /// PEM file of CA certificates. When set, every client must present a certificate signed
+    /// by one of them (mutual TLS); unset, no client certificate is asked for.
+    pub client_ca_path: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +82,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             json_limit_bytes: mq_api::DEFAULT_JSON_LIMIT_BYTES,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -119,6 +144,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.server.validate()?;
         self.api().validate().context("invalid configuration in section server")?;
+        self.check_exposure()?;
         self.log.validate()?;
         self.broker().validate().context("invalid configuration")?;
         // The broker checks a store's settings only when that store is in use; a bad value in
@@ -139,7 +165,45 @@ impl Config {
 
     /// The REST API's part of the configuration.
     pub fn api(&self) -> mq_api::ApiConfig {
-        mq_api::ApiConfig { json_limit_bytes: self.server.json_limit_bytes }
+        mq_api::ApiConfig {
+            json_limit_bytes: self.server.json_limit_bytes,
+            auth: self.auth.clone(),
+            security: self.security.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// Protected mode at start-up: a server listening beyond loopback with no token and
+    /// without `auth.allow_anonymous: true` would serve nobody (every remote client gets 403),
+    /// which is a misconfiguration, so it refuses to start and says what to set.
+    fn check_exposure(&self) -> anyhow::Result<()> {
+        let host = self.server.bind.rsplit_once(':').map_or("", |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback && self.auth.tokens.is_empty() && !self.auth.allow_anonymous {
+            bail!(
+                "invalid configuration: server.bind {} is reachable beyond loopback but auth.tokens \
+                 is empty; configure auth.tokens (see README, Security), or set \
+                 auth.allow_anonymous: true to serve every client without a token",
+                self.server.bind
+            );
+        }
+        Ok(())
+    }
+
+    /// Warnings to log at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.auth.allow_anonymous && self.auth.tokens.is_empty() {
+            out.push(
+                "auth.allow_anonymous is true: every client that can reach the server is served \
+                 as admin, without a token"
+                    .to_owned(),
+            );
+        }
+        out
     }
 }
 
@@ -151,6 +215,19 @@ impl ServerConfig {
             self.bind.rsplit_once(':').map(|(host, port)| (host.is_empty(), port.parse::<u16>()));
         if !matches!(port, Some((false, Ok(_)))) {
             bail!("invalid configuration: server.bind must be host:port, got {:?}", self.bind);
+        }
+        // The files themselves are read when the listener is set up (`tls::server_config`).
+        if self.tls.enabled {
+            for (key, path) in
+                [("cert_path", &self.tls.cert_path), ("key_path", &self.tls.key_path)]
+            {
+                if path.is_none() {
+                    bail!(
+                        "invalid configuration: server.tls.{key} must be set when \
+                         server.tls.enabled is true"
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -222,7 +299,13 @@ mod tests {
     fn embedded_default_lists_every_key() {
         let listed = keys_of(Figment::from(Yaml::string(DEFAULT_YAML)));
         let all = keys_of(Figment::from(Serialized::defaults(Config::default())));
-        let optional = ["log.dir", "message_queue.redis.url"];
+        let optional = [
+            "log.dir",
+            "message_queue.redis.url",
+            "server.tls.cert_path",
+            "server.tls.key_path",
+            "server.tls.client_ca_path",
+        ];
         let unlisted: Vec<_> =
             all.difference(&listed).filter(|k| !optional.contains(&k.as_str())).collect();
         assert!(unlisted.is_empty(), "config/default.yaml does not list {unlisted:?}");
@@ -241,6 +324,7 @@ mod tests {
             jail.create_file("redis-mongo.yaml", EXAMPLE_YAML)?;
             let config = Config::load(Some(Path::new("redis-mongo.yaml")))?;
             assert_eq!(config.message_queue.provider, LogProvider::RedisStreams);
+            assert_eq!(config.auth.tokens.len(), 1, "beyond loopback, with a token");
             assert_eq!(config.metadata.provider, MetadataProvider::Mongodb);
             Ok(())
         });
@@ -254,6 +338,8 @@ mod tests {
                 "server:\n  bind: 0.0.0.0:8081\n  workers: 2\nlog:\n  format: json\n",
             )?;
             jail.set_env("MQ_SERVER__BIND", "0.0.0.0:9000");
+            // Beyond loopback without tokens the server refuses to start, unless told.
+            jail.set_env("MQ_AUTH__ALLOW_ANONYMOUS", "true");
             jail.set_env("MQ_MESSAGE_QUEUE__PROVIDER", "redis_streams");
             jail.set_env("MQ_MESSAGE_QUEUE__REDIS__PORT", "6380");
             jail.set_env("MQ_MONGODB__DATABASE", "orders");
@@ -311,6 +397,13 @@ mod tests {
             "server: invalid config json_limit_bytes",
         );
         check(None, &[("MQ_LOG__LEVEL", "info,=[")], "log.level");
+        check(Some("server:\n  tls:\n    enable: true\n"), &[], "enable");
+        check(None, &[("MQ_SERVER__TLS__ENABLED", "true")], "server.tls.cert_path");
+        check(
+            None,
+            &[("MQ_SERVER__TLS__ENABLED", "true"), ("MQ_SERVER__TLS__CERT_PATH", "c.pem")],
+            "server.tls.key_path",
+        );
         check(None, &[("MQ_MONGODB__URI", "localhost:27017")], "mongodb.uri");
         check(None, &[("MQ_MESSAGE_QUEUE__REDIS__URL", "http://x")], "redis.url");
     }
@@ -322,5 +415,25 @@ mod tests {
             assert!(format!("{err:#}").contains("nowhere.yaml"), "{err:#}");
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod exposure_tests {
+    use super::*;
+
+    #[test]
+    fn beyond_loopback_needs_tokens_or_an_explicit_anonymous() {
+        let mut config = Config::default();
+        assert!(config.validate().is_ok(), "loopback without tokens is protected mode");
+        config.server.bind = "0.0.0.0:8080".into();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("auth.tokens") && error.contains("allow_anonymous"), "{error}");
+        config.auth.allow_anonymous = true;
+        assert!(config.validate().is_ok());
+        assert_eq!(config.warnings().len(), 1, "allow_anonymous is warned about");
+        config.server.bind = "[::1]:8080".into();
+        config.auth.allow_anonymous = false;
+        assert!(config.validate().is_ok(), "IPv6 loopback");
     }
 }

@@ -4,6 +4,7 @@
 mod config;
 mod logging;
 mod request_log;
+mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -44,6 +45,11 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
     let _log_guard = logging::init(&config.log)?;
     info!(version = env!("CARGO_PKG_VERSION"), "starting mq-server");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    // Before anything is opened: a bad certificate or key stops the server at once.
+    let tls = tls::server_config(&config.server.tls)?;
 
     let broker =
         mq_broker::Broker::open(&config.broker()).await.context("cannot open the broker")?;
@@ -58,11 +64,14 @@ async fn run() -> anyhow::Result<()> {
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
     }
-    let server = server
-        .bind(&config.server.bind)
-        .with_context(|| format!("cannot listen on server.bind {}", config.server.bind))?;
+    let (server, scheme) = match tls {
+        Some(tls) => (server.bind_rustls_0_23(&config.server.bind, tls), "https"),
+        None => (server.bind(&config.server.bind), "http"),
+    };
+    let server =
+        server.with_context(|| format!("cannot listen on server.bind {}", config.server.bind))?;
     for addr in server.addrs() {
-        info!(%addr, "listening");
+        info!(%addr, scheme, "listening");
     }
     let stop_signal = stop_signal()?;
     let server = server.run();

@@ -20,17 +20,27 @@ pub struct ApiConfig {
     /// Largest JSON request body in bytes; larger bodies are refused with 413
     /// (default 32 MiB, at most 1 GiB).
     pub json_limit_bytes: usize,
+    /// Who may call the API.
+    pub auth: crate::AuthConfig,
+    /// Address lists, rate limits, audit retention.
+    pub security: crate::SecurityConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { json_limit_bytes: DEFAULT_JSON_LIMIT_BYTES }
+        Self {
+            json_limit_bytes: DEFAULT_JSON_LIMIT_BYTES,
+            auth: crate::AuthConfig::default(),
+            security: crate::SecurityConfig::default(),
+        }
     }
 }
 
 impl ApiConfig {
-    /// Checks that the limit is usable: 1 byte to 1 GiB.
+    /// Checks that the limit is usable (1 byte to 1 GiB) and the security settings.
     pub fn validate(&self) -> Result<(), ApiError> {
+        self.auth.validate()?;
+        self.security.validate()?;
         if (1..=MAX_JSON_LIMIT_BYTES).contains(&self.json_limit_bytes) {
             Ok(())
         } else {
@@ -53,7 +63,8 @@ mod tests {
     fn default_is_valid_and_bounds_are_named() {
         ApiConfig::default().validate().unwrap();
         for bad in [0, MAX_JSON_LIMIT_BYTES + 1] {
-            let err = ApiConfig { json_limit_bytes: bad }.validate().unwrap_err();
+            let err =
+                ApiConfig { json_limit_bytes: bad, ..ApiConfig::default() }.validate().unwrap_err();
             assert!(err.to_string().contains("json_limit_bytes"), "{err}");
         }
         let parsed: ApiConfig = serde_json::from_str(r#"{"json_limit_bytes": 1024}"#).unwrap();

@@ -86,6 +86,25 @@ pub enum ApiError {
     /// A response could not be encoded as JSON.
     #[error("response could not be encoded")]
     Encode(#[source] serde_json::Error),
+    /// No valid token: missing, unknown or expired.
+    #[error("{reason}")]
+    Unauthorized {
+        /// What is wrong with the credentials.
+        reason: String,
+    },
+    /// The caller may not do this (the message says which permission is missing), or its
+    /// address is not allowed.
+    #[error("{reason}")]
+    Forbidden {
+        /// Why.
+        reason: String,
+    },
+    /// Too many requests; try again after `retry_after_secs`.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// An [`ApiConfig`](crate::ApiConfig) value is unusable.
     #[error("invalid config {field}: {reason}")]
     InvalidConfig {
@@ -146,6 +165,11 @@ impl ApiError {
             ApiError::Broker(B::Store(e) | B::Delay(D::Store { source: e, .. })) => {
                 classify_store(e)
             }
+            // Encryption at rest: the server's keys or stored data, never the client's to fix;
+            // the details (topic, offset, key id) go to the log only.
+            ApiError::Broker(
+                B::InvalidConfig { .. } | B::EncryptionKeyMissing { .. } | B::Undecryptable { .. },
+            ) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
             ApiError::InvalidField { .. }
             | ApiError::Json(_)
             | ApiError::JsonAt { .. }
@@ -155,6 +179,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, Message),
             ApiError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Message),
             ApiError::NoRoute { .. } => (StatusCode::NOT_FOUND, Message),
+            ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, Message),
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, Message),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, Message),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, Message),
             ApiError::Encode(_) | ApiError::InvalidConfig { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
@@ -228,7 +255,18 @@ impl ResponseError for ApiError {
                 _ => tracing::debug!(status = status.as_u16(), "request refused"),
             },
         }
-        envelope::error_response(status, &self.client_message(shown))
+        let mut response = envelope::error_response(status, &self.client_message(shown));
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            if let Ok(value) = retry_after_secs.to_string().parse() {
+                response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+            }
+        }
+        if let ApiError::Unauthorized { .. } = self {
+            if let Ok(value) = "Bearer".parse() {
+                response.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
     }
 }
 

@@ -31,8 +31,10 @@ mod error;
 mod extract;
 mod observe;
 mod routes;
+mod security;
 mod value;
 
 pub use config::{ApiConfig, DEFAULT_JSON_LIMIT_BYTES};
 pub use error::ApiError;
 pub use routes::{configure, API_PREFIX};
+pub use security::{AuthConfig, RateLimitConfig, SecurityConfig, TokenConfig};

@@ -1,5 +1,5 @@
-//! Request metrics and structured request logs (design §9.2): every API request is counted by
-//! method, route pattern and status, timed, and logged with its latency, never with a body.
+//! Request metrics (design §9.2): every API request is counted by method, route pattern and
+//! status, and timed. (The server binary logs each request with its latency.)
 
 use std::time::Instant;
 
@@ -27,12 +27,6 @@ pub(crate) async fn observe(
         let metrics = broker.metrics();
         metrics.http_requests.with_label_values(&[&method, &route, &status.to_string()]).inc();
         metrics.http_duration.with_label_values(&[&method, &route]).observe(elapsed.as_secs_f64());
-    }
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    if status >= 500 {
-        tracing::warn!(method, route, status, latency_ms, "request");
-    } else {
-        tracing::info!(method, route, status, latency_ms, "request");
     }
     Ok(response)
 }

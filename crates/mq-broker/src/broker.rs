@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) meta: MetadataStores,
     pub(crate) cfg: MessageQueueConfig,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The keys of encrypted topics, decoded once.
+    pub(crate) keyring: crate::crypto::Keyring,
     topics: Mutex<HashMap<String, (Topic, Instant)>>,
     /// Groups by (topic, group id), read at most once per TTL: every fetch and ack needs one.
     groups: Mutex<HashMap<(String, String), (ConsumerGroup, Instant)>>,
@@ -119,8 +121,16 @@ impl Broker {
                 TransactionState::Prepared => {}
             }),
         );
+        // `open` validates the keys first; a caller of `new` with bad keys gets a broker that
+        // refuses encrypted topics (each refusal says why) instead of a panic.
+        let keyring =
+            crate::crypto::Keyring::from_config(&cfg.encryption).unwrap_or_else(|error| {
+                tracing::error!(%error, "encryption keys unusable; encrypted topics are refused");
+                crate::crypto::Keyring::default()
+            });
         Self {
             inner: Arc::new(Inner {
+                keyring,
                 dead_letters,
                 txns,
                 metrics,
@@ -210,6 +220,12 @@ impl Broker {
         self.inner.log.partition_stats("mq-readiness-probe", 0).await?;
         self.inner.meta.topics.get("mq-readiness-probe").await?;
         Ok(())
+    }
+
+    /// The metadata repositories (for layers above that keep their own records there, such as
+    /// the REST API's tokens and audit log).
+    pub fn metadata(&self) -> &MetadataStores {
+        &self.inner.meta
     }
 
     /// The message log (for tools and tests that need the storage view).

@@ -54,6 +54,8 @@ pub struct MessageQueueConfig {
     pub transactions: TxnConfig,
     /// Alert rules, their thresholds and webhooks.
     pub alerts: crate::AlertConfig,
+    /// Encryption at rest: the keys of topics with `config.encryption` (design §7.2).
+    pub encryption: crate::EncryptionConfig,
 }
 
 impl Default for MessageQueueConfig {
@@ -68,6 +70,7 @@ impl Default for MessageQueueConfig {
             delay: DelayConfig::default(),
             transactions: TxnConfig::default(),
             alerts: crate::AlertConfig::default(),
+            encryption: crate::EncryptionConfig::default(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl MessageQueueConfig {
         self.delay.validate()?;
         self.transactions.validate()?;
         self.alerts.validate()?;
+        self.encryption.validate()?;
         if self.retention_interval_secs == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.retention_interval_secs",

@@ -164,6 +164,34 @@ fn received(topic: &str, partition: u32, delivery: Delivery) -> ReceivedMessage 
     }
 }
 
+impl Broker {
+    /// A stored record with its value in plaintext (see `crypto.rs`). An undecryptable value is
+    /// `Undecryptable`: the fetch or browse fails rather than hand out garbage. Deliveries of
+    /// a failed fetch stay pending and come back after the ack timeout, so a value that never
+    /// opens ends as a dead letter after the group's retries, like any unprocessed message.
+    fn opened(&self, topic: &Topic, partition: u32, mut record: Record) -> BrokerResult<Record> {
+        let offset = record.offset;
+        let at = || format!("partition {partition} offset {offset}");
+        record.value = self.open_value(topic, at, std::mem::take(&mut record.value))?;
+        Ok(record)
+    }
+
+    fn deliver(
+        &self,
+        topic: &Topic,
+        partition: u32,
+        deliveries: Vec<Delivery>,
+    ) -> BrokerResult<Vec<ReceivedMessage>> {
+        deliveries
+            .into_iter()
+            .map(|mut d| {
+                d.record = self.opened(topic, partition, d.record)?;
+                Ok(received(&topic.name, partition, d))
+            })
+            .collect()
+    }
+}
+
 fn millis(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
@@ -234,7 +262,7 @@ impl Broker {
                         break;
                     }
                     let again = self.redeliver(topic, group, partition, consumer, want).await?;
-                    out.extend(again.into_iter().map(|d| received(&topic.name, partition, d)));
+                    out.extend(self.deliver(topic, partition, again)?);
                 }
                 for &partition in &order {
                     let want = max - out.len();
@@ -247,7 +275,7 @@ impl Broker {
                         })
                         .await?;
                     let new = self.screen(topic, group, partition, new).await?;
-                    out.extend(new.into_iter().map(|d| received(&topic.name, partition, d)));
+                    out.extend(self.deliver(topic, partition, new)?);
                 }
             }
             DeliveryMode::Ordered => {
@@ -258,7 +286,7 @@ impl Broker {
                         break;
                     }
                     let batch = self.fetch_ordered(topic, group, partition, consumer, want).await?;
-                    out.extend(batch.into_iter().map(|d| received(&topic.name, partition, d)));
+                    out.extend(self.deliver(topic, partition, batch)?);
                 }
             }
         }
@@ -498,7 +526,10 @@ impl Broker {
             None => from_offset
                 .max(self.inner.log.partition_stats(topic, partition).await?.first_offset),
         };
-        let messages = records.into_iter().map(|r| stored(topic, partition, r)).collect();
+        let messages = records
+            .into_iter()
+            .map(|r| Ok(stored(topic, partition, self.opened(&found, partition, r)?)))
+            .collect::<BrokerResult<_>>()?;
         Ok(Browse { messages, next_offset })
     }
 

@@ -60,22 +60,32 @@ pub struct RetryReport {
 }
 
 impl Broker {
-    /// Dead letters matching the filter, newest first.
+    /// Dead letters matching the filter, newest first, their content in plaintext. A page
+    /// holding an undecryptable one is `Undecryptable` (purge or delete it by id).
     pub async fn list_dead_letters(
         &self,
         filter: &DeadLetterFilter,
         page: Page,
     ) -> BrokerResult<Paged<DeadLetterMessage>> {
-        Ok(self.inner.dead_letters.list(filter, page).await?)
+        let mut listed = self.inner.dead_letters.list(filter, page).await?;
+        let mut items = Vec::with_capacity(listed.items.len());
+        for dead in listed.items {
+            items.push(self.open_dead_letter(dead).await?);
+        }
+        listed.items = items;
+        Ok(listed)
     }
 
-    /// One dead letter. `DeadLetterNotFound`.
+    /// One dead letter, its content in plaintext. `DeadLetterNotFound`, `Undecryptable`.
     pub async fn get_dead_letter(&self, id: &str) -> BrokerResult<DeadLetterMessage> {
-        self.inner
+        let dead = self
+            .inner
             .dead_letters
             .get(id)
             .await?
-            .ok_or_else(|| BrokerError::DeadLetterNotFound { id: id.to_owned() })
+            .ok_or_else(|| BrokerError::DeadLetterNotFound { id: id.to_owned() })?;
+        // Redrives (`retry_dead_letters`) read the stored copy, so they keep the envelope.
+        self.open_dead_letter(dead).await
     }
 
     /// Deletes one dead letter. `DeadLetterNotFound`.

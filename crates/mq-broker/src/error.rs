@@ -104,6 +104,36 @@ pub enum BrokerError {
     /// A store failed.
     #[error(transparent)]
     Store(#[from] RepoError),
+    /// A config value is unusable; `field` is its full path, e.g.
+    /// `message_queue.encryption.keys[1].key`.
+    #[error("invalid {field}: {reason}")]
+    InvalidConfig {
+        /// The config key.
+        field: String,
+        /// What is wrong with it (never the value of a secret).
+        reason: String,
+    },
+    /// A message for an encrypted topic cannot be sealed: no key is configured.
+    #[error(
+        "topic {topic:?} is encrypted, but no encryption key is configured \
+         (message_queue.encryption.keys)"
+    )]
+    EncryptionKeyMissing {
+        /// The topic's name.
+        topic: String,
+    },
+    /// A stored value of an encrypted topic cannot be decrypted: it was altered, moved from
+    /// another topic, or its key is not configured. Nothing is delivered in its place.
+    #[error("stored value in topic {topic:?} at {location} cannot be decrypted: {source}")]
+    Undecryptable {
+        /// The topic's name.
+        topic: String,
+        /// Where the value is, e.g. `partition 0 offset 12` or `dead letter dlq_...`.
+        location: String,
+        /// Why it failed.
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
 }
 
 impl BrokerError {

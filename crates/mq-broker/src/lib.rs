@@ -16,6 +16,7 @@ mod alerts;
 mod broker;
 mod config;
 mod consume;
+mod crypto;
 mod dead_letters;
 mod error;
 mod groups;
@@ -39,6 +40,9 @@ pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
 pub use consume::{
     Browse, ConsumerInfo, FetchRequest, PartitionPosition, ReceivedMessage, StoredMessage,
     MAX_FETCH, MAX_WAIT,
+};
+pub use crypto::{
+    CryptoError, EncryptionConfig, EncryptionKey, AES_256_GCM, MAX_KEY_ID_LEN, TOPIC_SETTING,
 };
 pub use dead_letters::{
     RetryReport, RetryRequest, RetrySelection, MAX_RETRY_IDS, MAX_RETRY_MATCHING, MAX_RETRY_RATE,

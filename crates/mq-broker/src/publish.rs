@@ -131,7 +131,8 @@ impl Broker {
             let record = NewRecord {
                 message_id: new_id(IdKind::Message),
                 key: message.key,
-                value: message.value,
+                // Sealed before anything is stored, so a missing key fails the whole batch.
+                value: self.seal_value(&topic, message.value)?,
                 headers: message.headers,
                 producer_id: message.producer_id,
                 message_type: message.message_type,

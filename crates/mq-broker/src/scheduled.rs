@@ -130,7 +130,8 @@ impl Broker {
         })
     }
 
-    async fn locate_scheduled(&self, message_id: &str) -> BrokerResult<(String, u32)> {
+    /// The topic and partition a scheduled message waits in. `ScheduledNotFound`.
+    pub async fn locate_scheduled(&self, message_id: &str) -> BrokerResult<(String, u32)> {
         self.inner
             .schedule
             .locate(message_id)

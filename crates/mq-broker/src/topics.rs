@@ -39,6 +39,7 @@ impl Broker {
     /// Creates a topic. `TopicExists` if the name is taken.
     pub async fn create_topic(&self, cfg: TopicConfig, created_by: &str) -> BrokerResult<Topic> {
         self.refuse_if_shutting_down()?;
+        crate::crypto::topic_encryption(&cfg.config)?;
         let topic =
             cfg.into_topic(new_id(IdKind::Topic), created_by.to_owned(), self.inner.clock.now())?;
         let created = self.inner.meta.topics.create(topic).await.map_err(|e| match e {
@@ -85,6 +86,7 @@ impl Broker {
             topic.description = description;
         }
         if let Some(config) = update.config {
+            crate::crypto::check_encryption_update(&topic.config, &config)?;
             topic.config = config;
         }
         let old_partitions = topic.partitions;

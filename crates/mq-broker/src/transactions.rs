@@ -67,7 +67,7 @@ impl Broker {
         let record = NewRecord {
             message_id: new_id(IdKind::Message),
             key: message.key,
-            value: message.value,
+            value: self.seal_value(&topic, message.value)?,
             headers: message.headers,
             producer_id: message.producer_id,
             message_type: MessageType::Transaction,

@@ -17,6 +17,8 @@ pub enum IdKind {
     Transaction,
     /// An alert (`alert_`).
     Alert,
+    /// An audit record (`audit_`).
+    Audit,
 }
 
 impl IdKind {
@@ -29,6 +31,7 @@ impl IdKind {
             IdKind::DeadLetter => "dlq_",
             IdKind::Transaction => "txn_",
             IdKind::Alert => "alert_",
+            IdKind::Audit => "audit_",
         }
     }
 }

@@ -16,6 +16,7 @@ mod ids;
 mod message;
 mod page;
 mod retry;
+mod security;
 mod serde_bytes_b64;
 mod topic;
 mod transaction;
@@ -38,6 +39,7 @@ pub use retry::{
     DEFAULT_MAX_RETRIES, DEFAULT_MULTIPLIER, MAX_BACKOFF_LIMIT_MS, MAX_DELAY_LEVELS,
     MAX_RETRIES_LIMIT,
 };
+pub use security::{ApiToken, AuditRecord, Role};
 pub use topic::{Topic, TopicStatus};
 pub use transaction::{DecidedBy, Transaction, TransactionEvent, TransactionState};
 pub use validate::{

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use mq_model::{
-    Alert, AlertRule, BackoffKind, ConsumerGroup, DeadLetterMessage, DecidedBy, DeliveryAttempt,
-    DeliveryMode, GroupStatus, Message, MessageStatus, MessageType, Redrive, RetryPolicy,
-    StartFrom, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
+    Alert, AlertRule, ApiToken, AuditRecord, BackoffKind, ConsumerGroup, DeadLetterMessage,
+    DecidedBy, DeliveryAttempt, DeliveryMode, GroupStatus, Message, MessageStatus, MessageType,
+    Redrive, RetryPolicy, Role, StartFrom, Topic, TopicStatus, Transaction, TransactionEvent,
+    TransactionState,
 };
 use serde_json::json;
 
@@ -402,4 +403,67 @@ fn alert_is_camel_case_with_snake_case_rules() {
         assert_eq!(serde_json::to_value(rule).unwrap(), json!(name));
         assert_eq!(rule.as_str(), name);
     }
+}
+
+#[test]
+fn api_token_is_camel_case_and_never_shows_its_hash() {
+    let later = at() + chrono::Duration::days(30);
+    let token = ApiToken {
+        name: "order-service".into(),
+        token_sha256: "ab".repeat(32),
+        role: Role::Service,
+        produce: vec!["order-*".into()],
+        consume: vec!["order-*".into(), "payments".into()],
+        expires_at: Some(later),
+        created_at: at(),
+    };
+    let v = serde_json::to_value(&token).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "name": "order-service", "role": "service", "produce": ["order-*"],
+            "consume": ["order-*", "payments"], "expiresAt": "2024-02-14T10:30:00Z",
+            "createdAt": "2024-01-15T10:30:00Z"
+        })
+    );
+    assert!(!serde_json::to_string(&token).unwrap().contains(&"ab".repeat(32)));
+
+    // No expiry is left out, and no hash is shown whatever the role.
+    let admin = ApiToken { role: Role::Admin, expires_at: None, ..token };
+    let v = serde_json::to_value(&admin).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert!(!keys.iter().any(|k| k.to_lowercase().contains("sha")), "{keys:?}");
+    assert_eq!(v["role"], json!("admin"));
+    assert!(v.get("expiresAt").is_none());
+
+    for (role, name) in [(Role::Admin, "admin"), (Role::Service, "service")] {
+        assert_eq!(serde_json::to_value(role).unwrap(), json!(name));
+        assert_eq!(serde_json::from_value::<Role>(json!(name)).unwrap(), role);
+        assert_eq!(role.as_str(), name);
+    }
+}
+
+#[test]
+fn audit_record_is_camel_case() {
+    let record = AuditRecord {
+        id: "audit_1".into(),
+        at: at(),
+        actor: "anonymous".into(),
+        client_ip: "10.0.0.7".into(),
+        action: "auth".into(),
+        target: "/topics".into(),
+        outcome: "denied".into(),
+        status: 401,
+    };
+    let v = serde_json::to_value(&record).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "id": "audit_1", "at": "2024-01-15T10:30:00Z", "actor": "anonymous",
+            "clientIp": "10.0.0.7", "action": "auth", "target": "/topics",
+            "outcome": "denied", "status": 401
+        })
+    );
+    assert_eq!(serde_json::from_value::<AuditRecord>(v).unwrap(), record);
 }

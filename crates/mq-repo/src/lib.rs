@@ -33,9 +33,9 @@ pub use log::{
 };
 pub use memory::{MemoryMessageLog, MemoryMetadata};
 pub use metadata::{
-    AlertRepository, ConsumerFilter, ConsumerGroupRepository, ConsumerRepository, DeadLetterFilter,
-    DeadLetterRepository, GroupFilter, MetadataStores, TopicFilter, TopicRepository,
-    TransactionFilter, TransactionRepository,
+    AlertRepository, AuditFilter, AuditRepository, ConsumerFilter, ConsumerGroupRepository,
+    ConsumerRepository, DeadLetterFilter, DeadLetterRepository, GroupFilter, MetadataStores,
+    TokenRepository, TopicFilter, TopicRepository, TransactionFilter, TransactionRepository,
 };
 pub use mongo::MongoMetadata;
 pub use open::{open_message_stores, open_metadata, LogProvider, MetadataProvider};

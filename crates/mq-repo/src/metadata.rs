@@ -7,8 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mq_model::{
-    Alert, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage, DecidedBy, GroupStatus,
-    Page, Paged, Redrive, Topic, TopicStatus, Transaction, TransactionEvent, TransactionState,
+    Alert, ApiToken, AuditRecord, Consumer, ConsumerGroup, ConsumerStatus, DeadLetterMessage,
+    DecidedBy, GroupStatus, Page, Paged, Redrive, Topic, TopicStatus, Transaction,
+    TransactionEvent, TransactionState,
 };
 
 use crate::RepoResult;
@@ -221,6 +222,43 @@ pub trait AlertRepository: Send + Sync + Debug {
     async fn history(&self, limit: usize) -> RepoResult<Vec<Alert>>;
 }
 
+/// API tokens created at run time, unique by name, found by the SHA-256 of their secret.
+#[async_trait]
+pub trait TokenRepository: Send + Sync + Debug {
+    /// Stores a token; `AlreadyExists` if the name is taken.
+    async fn insert(&self, token: ApiToken) -> RepoResult<ApiToken>;
+    /// The token whose secret hashes to `token_sha256`.
+    async fn find_by_hash(&self, token_sha256: &str) -> RepoResult<Option<ApiToken>>;
+    /// Every token, by name.
+    async fn list(&self) -> RepoResult<Vec<ApiToken>>;
+    /// Deletes (revokes) the token with this name; false if there is none.
+    async fn revoke(&self, name: &str) -> RepoResult<bool>;
+}
+
+/// Which audit records a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only by this actor.
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditRepository: Send + Sync + Debug {
+    /// Appends a record.
+    async fn insert(&self, record: AuditRecord) -> RepoResult<()>;
+    /// Records matching the filter, newest first (ties: larger id first), with the total.
+    async fn list(&self, filter: &AuditFilter, page: Page) -> RepoResult<Paged<AuditRecord>>;
+    /// Deletes records older than `before`; returns how many.
+    async fn delete_before(&self, before: DateTime<Utc>) -> RepoResult<u64>;
+}
+
 /// The metadata repositories of one store, shareable across tasks.
 #[derive(Debug, Clone)]
 pub struct MetadataStores {
@@ -236,6 +274,10 @@ pub struct MetadataStores {
     pub transactions: Arc<dyn TransactionRepository>,
     /// Alerts.
     pub alerts: Arc<dyn AlertRepository>,
+    /// API tokens created at run time.
+    pub tokens: Arc<dyn TokenRepository>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditRepository>,
 }
 
 impl MetadataStores {
@@ -248,6 +290,8 @@ impl MetadataStores {
             + DeadLetterRepository
             + TransactionRepository
             + AlertRepository
+            + TokenRepository
+            + AuditRepository
             + 'static,
     {
         Self {
@@ -256,7 +300,9 @@ impl MetadataStores {
             consumers: store.clone(),
             dead_letters: store.clone(),
             transactions: store.clone(),
-            alerts: store,
+            alerts: store.clone(),
+            tokens: store.clone(),
+            audit: store,
         }
     }
 }

@@ -109,6 +109,13 @@ impl From<UpdateGroup> for mq_broker::GroupUpdate {
     }
 }
 
+impl CreateGroup {
+    /// The topic the group is for.
+    pub(crate) fn topic_name(&self) -> &str {
+        &self.topic_name
+    }
+}
+
 impl From<CreateGroup> for mq_broker::GroupSpec {
     fn from(g: CreateGroup) -> Self {
         let defaults = mq_broker::GroupSpec::new(g.topic_name, g.group_id);

@@ -228,7 +228,7 @@ impl From<Vec<Published>> for BatchOut {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Consume {
-    topic_name: String,
+    pub(crate) topic_name: String,
     group_id: String,
     consumer_id: String,
     max_messages: Option<usize>,

@@ -8,6 +8,7 @@ use super::resource;
 use crate::dto::{Acked, Consume, MessageOut, MessagesOut, NackBody, Nacked, Released, Settle};
 use crate::envelope::ok;
 use crate::extract::Json;
+use crate::security::Caller;
 use crate::ApiError;
 
 pub(super) fn mount(app: &mut web::ServiceConfig) {
@@ -17,24 +18,44 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
         .service(resource("/release").route(web::post().to(release)));
 }
 
-async fn consume(broker: web::Data<Broker>, body: Json<Consume>) -> Result<HttpResponse, ApiError> {
+async fn consume(
+    broker: web::Data<Broker>,
+    caller: Caller,
+    body: Json<Consume>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_consume(&body.topic_name)?;
     let received = broker.fetch(&body.into_inner().into()).await?;
     let messages = received.into_iter().map(MessageOut::from).collect();
     ok("ok", MessagesOut { messages, next_offset: None })
 }
 
-async fn ack(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
+async fn ack(
+    broker: web::Data<Broker>,
+    caller: Caller,
+    body: Json<Settle>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_consume(&body.topic_name)?;
     let acked = broker.ack(&body.topic_name, &body.group_id, &body.receipts).await?;
     ok("acked", Acked { acked })
 }
 
-async fn nack(broker: web::Data<Broker>, body: Json<NackBody>) -> Result<HttpResponse, ApiError> {
+async fn nack(
+    broker: web::Data<Broker>,
+    caller: Caller,
+    body: Json<NackBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_consume(&body.topic_name)?;
     let nacked =
         broker.nack(&body.topic_name, &body.group_id, &body.receipts, &body.nack()).await?;
     ok("nacked", Nacked { nacked })
 }
 
-async fn release(broker: web::Data<Broker>, body: Json<Settle>) -> Result<HttpResponse, ApiError> {
+async fn release(
+    broker: web::Data<Broker>,
+    caller: Caller,
+    body: Json<Settle>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_consume(&body.topic_name)?;
     let released = broker.release(&body.topic_name, &body.group_id, &body.receipts).await?;
     ok("released", Released { released })
 }

@@ -9,6 +9,7 @@ use super::resource;
 use crate::dto::{CreateGroup, UpdateGroup};
 use crate::envelope::ok;
 use crate::extract::{page, required, Json};
+use crate::security::Caller;
 use crate::ApiError;
 
 pub(super) fn mount(app: &mut web::ServiceConfig) {
@@ -25,8 +26,10 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
 
 async fn create(
     broker: web::Data<Broker>,
+    caller: Caller,
     body: Json<CreateGroup>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_consume(body.topic_name())?;
     ok("consumer group created", broker.create_group(body.into_inner().into()).await?)
 }
 

@@ -9,6 +9,7 @@ use super::resource;
 use crate::dto::{BatchOut, PreparedOut, PublishedOut, SendBatch, SendMessage};
 use crate::envelope::ok;
 use crate::extract::Json;
+use crate::security::Caller;
 use crate::ApiError;
 
 pub(super) fn mount(app: &mut web::ServiceConfig) {
@@ -18,22 +19,35 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
 
 async fn send(
     broker: web::Data<Broker>,
+    caller: Caller,
     body: Json<SendMessage>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_produce(&body.topic_name)?;
     let options = body.txn_options()?;
     let message = body.outgoing()?;
     if body.is_transaction() {
         let prepared = broker.prepare_transaction(&body.topic_name, message, options).await?;
         return ok("transaction prepared", PreparedOut::from(prepared));
     }
+    let started = std::time::Instant::now();
     let published = broker.publish(&body.topic_name, message).await?;
+    // The design's §9.2 log line: topic, message id and latency; never the value.
+    tracing::info!(
+        topic = %published.topic_name,
+        message_id = %published.message_id,
+        partition = published.partition,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "message sent"
+    );
     ok("message sent", PublishedOut::from(published))
 }
 
 async fn send_batch(
     broker: web::Data<Broker>,
+    caller: Caller,
     body: Json<SendBatch>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.may_produce(&body.topic_name)?;
     let messages = body.outgoing()?;
     let published = broker.publish_batch(&body.topic_name, messages).await?;
     ok("messages sent", BatchOut::from(published))

@@ -31,8 +31,10 @@ pub fn configure(
     cfg: ApiConfig,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     let broker = web::Data::new(broker);
+    let guard = web::Data::new(crate::security::Guard::new(cfg.auth.clone(), cfg.security.clone()));
     move |app: &mut web::ServiceConfig| {
         app.app_data(broker.clone())
+            .app_data(guard.clone())
             .app_data(extract::json_config(cfg.json_limit_bytes))
             .app_data(extract::query_config())
             .app_data(extract::path_config())
@@ -40,6 +42,8 @@ pub fn configure(
             .configure(monitoring::mount_root)
             .service(
                 web::scope(API_PREFIX)
+                    // The guard inside the observer, so refusals are counted and logged too.
+                    .wrap(actix_web::middleware::from_fn(crate::security::guard))
                     .wrap(actix_web::middleware::from_fn(crate::observe::observe))
                     .configure(messages::mount)
                     .configure(scheduled::mount)
@@ -50,6 +54,7 @@ pub fn configure(
                     .configure(dead_letters::mount)
                     .configure(transactions::mount)
                     .configure(monitoring::mount)
+                    .configure(crate::security::mount)
                     .default_service(web::to(no_route)),
             )
             .default_service(web::to(no_route));
@@ -57,7 +62,7 @@ pub fn configure(
 }
 
 /// A resource whose other methods are answered with a 405 envelope.
-fn resource(path: &str) -> Resource {
+pub(crate) fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 

@@ -19,7 +19,11 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
 
 /// `GET /metrics`, mounted at the root like the health checks.
 pub(super) fn mount_root(app: &mut web::ServiceConfig) {
-    app.service(resource("/metrics").route(web::get().to(metrics)));
+    app.service(
+        resource("/metrics")
+            .wrap(actix_web::middleware::from_fn(crate::security::guard))
+            .route(web::get().to(metrics)),
+    );
 }
 
 #[derive(Debug, Deserialize)]

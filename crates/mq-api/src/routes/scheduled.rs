@@ -10,6 +10,7 @@ use super::resource;
 use crate::dto::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 use crate::envelope::ok;
 use crate::extract::{number, Json};
+use crate::security::Caller;
 use crate::ApiError;
 
 /// `limit` of a listing when none is given.
@@ -44,10 +45,21 @@ async fn list(
     ok("ok", ScheduledPageOut::from(page))
 }
 
+/// A service token may handle only its own topics' scheduled messages.
+async fn may_handle(broker: &Broker, caller: &Caller, message_id: &str) -> Result<(), ApiError> {
+    if caller.must_be_admin("").is_ok() {
+        return Ok(());
+    }
+    let (topic, _) = broker.locate_scheduled(message_id).await?;
+    caller.may_produce(&topic)
+}
+
 async fn cancel(
     broker: web::Data<Broker>,
+    caller: Caller,
     message_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    may_handle(&broker, &caller, &message_id).await?;
     broker.cancel_scheduled(&message_id).await?;
     ok(
         "message cancelled",
@@ -57,9 +69,11 @@ async fn cancel(
 
 async fn reschedule(
     broker: web::Data<Broker>,
+    caller: Caller,
     message_id: web::Path<String>,
     body: Json<Reschedule>,
 ) -> Result<HttpResponse, ApiError> {
+    may_handle(&broker, &caller, &message_id).await?;
     let delay = body.delay()?;
     let scheduled = broker.reschedule(&message_id, delay).await?;
     ok("message rescheduled", ScheduledOut::from(scheduled))

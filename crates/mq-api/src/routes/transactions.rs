@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::resource;
 use crate::envelope::ok;
 use crate::extract::page;
+use crate::security::Caller;
 use crate::ApiError;
 
 pub(super) fn mount(app: &mut web::ServiceConfig) {
@@ -20,21 +21,38 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
         .service(resource("/transactions/{id}/rollback").route(web::post().to(rollback)));
 }
 
+/// A service token may handle only transactions of topics it may produce to.
+async fn may_handle(broker: &Broker, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    if caller.must_be_admin("").is_ok() {
+        return Ok(());
+    }
+    caller.may_produce(&broker.get_transaction(id).await?.topic_name)
+}
+
 async fn commit(
     broker: web::Data<Broker>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    may_handle(&broker, &caller, &id).await?;
     ok("transaction committed", broker.commit_transaction(&id).await?)
 }
 
 async fn rollback(
     broker: web::Data<Broker>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    may_handle(&broker, &caller, &id).await?;
     ok("transaction rolled back", broker.rollback_transaction(&id).await?)
 }
 
-async fn show(broker: web::Data<Broker>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn show(
+    broker: web::Data<Broker>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    may_handle(&broker, &caller, &id).await?;
     ok("ok", broker.get_transaction(&id).await?)
 }
 

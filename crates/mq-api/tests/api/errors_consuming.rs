@@ -188,7 +188,8 @@ async fn routes_outside_the_api_get_envelopes_too() {
 
 #[actix_web::test]
 async fn bodies_over_the_limit_are_413_and_must_be_declared_json() {
-    let api = api_with(broker(), ApiConfig { json_limit_bytes: 1024 }).await;
+    let api =
+        api_with(broker(), ApiConfig { json_limit_bytes: 1024, ..ApiConfig::default() }).await;
     api.topic("t", 1).await;
     let big = json!({"topicName": "t", "value": "x".repeat(2000)}).to_string();
     let reply = api.call("POST", "/api/v1/mq/messages", Some(&big)).await;

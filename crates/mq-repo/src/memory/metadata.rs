@@ -1,13 +1,14 @@
 //! In-memory metadata: every metadata repository over ordered maps behind one mutex. The
 //! transaction repository is in `super::transactions`, the alert repository in
-//! `super::alerts`.
+//! `super::alerts`, the token and audit repositories in `super::security`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use mq_model::{
-    Alert, Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive, Topic, Transaction,
+    Alert, ApiToken, AuditRecord, Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive,
+    Topic, Transaction,
 };
 
 use crate::metadata::{
@@ -23,7 +24,7 @@ pub struct MemoryMetadata {
 }
 
 /// Maps keyed so that iteration order is each listing's documented sort order (dead letters
-/// and transactions are sorted when listed, alerts too).
+/// and transactions are sorted when listed, alerts and audit records too).
 #[derive(Debug, Default)]
 pub(super) struct State {
     topics: BTreeMap<String, Topic>,
@@ -38,6 +39,10 @@ pub(super) struct State {
     pub(super) active_alerts: BTreeMap<String, Alert>,
     /// Resolved alerts, keyed by alert id.
     pub(super) alert_history: BTreeMap<String, Alert>,
+    /// API tokens, keyed by name.
+    pub(super) tokens: BTreeMap<String, ApiToken>,
+    /// Audit records, keyed by record id.
+    pub(super) audit: BTreeMap<String, AuditRecord>,
 }
 
 impl MemoryMetadata {

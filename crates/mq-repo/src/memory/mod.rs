@@ -7,6 +7,7 @@ mod half;
 mod log;
 mod metadata;
 mod schedule;
+mod security;
 mod stats;
 mod transactions;
 

@@ -16,6 +16,9 @@
 //! | `transactions`         | `applied_state_updated_at`               | `applied: 1, state: 1, updated_at: 1`       | no     |
 //! | `alerts_active`        | `fired_at_key`                           | `fired_at: 1, _id: 1`                       | no     |
 //! | `alerts`               | `resolved_at_desc`                       | `resolved_at: -1, _id: -1`                  | no     |
+//! | `api_tokens`           | `token_sha256_unique`                    | `token_sha256: 1`                           | yes    |
+//! | `audit_logs`           | `at_desc`                                | `at: -1, _id: -1`                           | no     |
+//! | `audit_logs`           | `actor_at_desc`                          | `actor: 1, at: -1, _id: -1`                 | no     |
 //!
 //! Corrections to the design's table: a group id is unique only within its topic, and a
 //! consumer id only within its (group, topic), because one client may join several groups.
@@ -36,6 +39,15 @@
 //! active alerts oldest first, the history newest first (ties by the larger id). Creating
 //! the index on `alerts_active` also creates that collection at start-up, so the first
 //! racing `open`s do not each create it implicitly.
+//!
+//! The security collections came with design §7 (see `super::security_docs`). `api_tokens`
+//! is keyed by token name, so its `_id` makes names unique; the unique index on
+//! `token_sha256` makes secrets unique too and serves authentication, which finds a token by
+//! the hash of its secret. `audit_logs` is keyed by record id and "indexed by time and
+//! actor": `at_desc` serves the listing (newest first, ties by the larger id, so the sort
+//! needs no in-memory stage), time-range filters and the retention purge (`at` before a
+//! time); `actor_at_desc` serves the listing of one actor in the same order. Both end in
+//! `_id` because the listing's sort does.
 
 use mongodb::bson::Document;
 use mongodb::options::IndexOptions;
@@ -44,11 +56,12 @@ use mongodb::{Database, IndexModel};
 use super::alert_docs::{ALERTS, ALERTS_ACTIVE};
 use super::dead_letter_docs::{DEAD_LETTERS, DEAD_LETTER_CONTENTS};
 use super::docs::{CONSUMERS, CONSUMER_GROUPS, TOPICS};
+use super::security_docs::{API_TOKENS, AUDIT_LOGS};
 use super::transaction_docs::TRANSACTIONS;
 use crate::{RepoError, RepoResult};
 
 /// Every collection with indexes, in creation order.
-const COLLECTIONS: [&str; 8] = [
+const COLLECTIONS: [&str; 10] = [
     TOPICS,
     CONSUMER_GROUPS,
     CONSUMERS,
@@ -57,6 +70,8 @@ const COLLECTIONS: [&str; 8] = [
     TRANSACTIONS,
     ALERTS_ACTIVE,
     ALERTS,
+    API_TOKENS,
+    AUDIT_LOGS,
 ];
 
 /// An ascending key.
@@ -151,6 +166,24 @@ pub(super) const INDEXES: &[IndexSpec] = &[
         collection: ALERTS,
         name: "resolved_at_desc",
         keys: &[("resolved_at", DESC), ("_id", DESC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: API_TOKENS,
+        name: "token_sha256_unique",
+        keys: &[("token_sha256", ASC)],
+        unique: true,
+    },
+    IndexSpec {
+        collection: AUDIT_LOGS,
+        name: "at_desc",
+        keys: &[("at", DESC), ("_id", DESC)],
+        unique: false,
+    },
+    IndexSpec {
+        collection: AUDIT_LOGS,
+        name: "actor_at_desc",
+        keys: &[("actor", ASC), ("at", DESC), ("_id", DESC)],
         unique: false,
     },
 ];

@@ -8,6 +8,8 @@ mod docs;
 mod indexes;
 mod queries;
 mod repos;
+mod security;
+mod security_docs;
 mod transaction_docs;
 mod transactions;
 
