@@ -134,6 +134,16 @@ async fn every_route_answers_each_caller_as_its_rights_say() {
     assert_eq!(status, 401);
     assert!(body["message"].as_str().unwrap().contains("Bearer"), "{body}");
 
+    // A service token decides only its own transactions.
+    let orders = base.with_token(ORDERS);
+    let txn_body = json!({"topicName": "orders", "value": 1, "messageType": "transaction"});
+    let mine = orders.post_ok("/messages", &txn_body).await;
+    let theirs = admin.post_ok("/messages", &txn_body).await;
+    let path = |t: &Value| format!("/transactions/{}/commit", t["transactionId"].as_str().unwrap());
+    assert_eq!(orders.status_of("POST", &path(&theirs), Some(&json!({}))).await, 403);
+    assert_eq!(orders.status_of("POST", &path(&mine), Some(&json!({}))).await, 200);
+    assert_eq!(admin.status_of("POST", &path(&theirs), Some(&json!({}))).await, 200);
+
     // Tokens at run time: created by an admin, shown once, never listed with a secret.
     let created = admin
         .post_ok("/tokens", &json!({"name": "runtime", "role": "service", "produce": ["orders"]}))

@@ -24,8 +24,11 @@ async fn send(
 ) -> Result<HttpResponse, ApiError> {
     caller.may_produce(&body.topic_name)?;
     let options = body.txn_options()?;
-    let message = body.outgoing()?;
+    let mut message = body.outgoing()?;
     if body.is_transaction() {
+        // The transaction belongs to the token that prepared it: a service token may read and
+        // decide only its own.
+        message.producer_id = Some(caller.name.clone());
         let prepared = broker.prepare_transaction(&body.topic_name, message, options).await?;
         return ok("transaction prepared", PreparedOut::from(prepared));
     }

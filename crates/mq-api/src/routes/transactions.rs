@@ -21,12 +21,21 @@ pub(super) fn mount(app: &mut web::ServiceConfig) {
         .service(resource("/transactions/{id}/rollback").route(web::post().to(rollback)));
 }
 
-/// A service token may handle only transactions of topics it may produce to.
+/// A service token may handle only its own transactions (prepared with it), on topics it may
+/// still produce to.
 async fn may_handle(broker: &Broker, caller: &Caller, id: &str) -> Result<(), ApiError> {
     if caller.must_be_admin("").is_ok() {
         return Ok(());
     }
-    caller.may_produce(&broker.get_transaction(id).await?.topic_name)
+    let txn = broker.get_transaction(id).await?;
+    caller.may_produce(&txn.topic_name)?;
+    if txn.producer_id.as_deref() == Some(caller.name.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            reason: format!("transaction {id:?} was not prepared with token {:?}", caller.name),
+        })
+    }
 }
 
 async fn commit(
