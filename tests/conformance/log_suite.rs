@@ -681,3 +681,26 @@ pub async fn deferred_records_come_back_with_the_same_count_and_no_attempt(log: 
     log.delete_group(T, 0, "g").await.unwrap();
     assert_eq!(log.defer(T, 0, "g", &[(0, 1)], NOW).await.unwrap(), 0, "missing group");
 }
+
+pub async fn touch_restarts_the_ack_timeout_of_in_flight_records(log: Log) {
+    delivered(&log, 3).await;
+    let timeout = Duration::from_millis(50);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let expired = |r: mq_repo::Redelivery| r.expired.iter().map(|p| p.offset).collect::<Vec<_>>();
+    assert_eq!(expired(log.redeliver(T, 0, "g", "c2", NOW, timeout, 10).await.unwrap()), [0, 1, 2]);
+    // Touched: delivered "just now" again, same holder and count.
+    assert_eq!(log.touch(T, 0, "g", &[(0, 1), (0, 1)], Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(expired(log.redeliver(T, 0, "g", "c2", NOW, timeout, 10).await.unwrap()), [1, 2]);
+    assert_eq!(pending_states(&log).await[0], state(0, "c1", 1, None));
+    // Wrong count, waiting for a retry, unknown offset, missing group: nothing.
+    assert_eq!(log.touch(T, 0, "g", &[(1, 2)], Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(log.fail(T, 0, "g", &[failure(1, 1, NOW + 60_000, "x")]).await.unwrap(), 1);
+    assert_eq!(log.touch(T, 0, "g", &[(1, 1)], Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(log.touch(T, 0, "g", &[(9, 1)], Duration::ZERO).await.unwrap(), 0);
+    assert_eq!(log.touch(T, 0, "nope", &[(0, 1)], Duration::ZERO).await.unwrap(), 0);
+    // A long idle makes it expired at once.
+    assert_eq!(log.touch(T, 0, "g", &[(0, 1)], Duration::from_secs(3600)).await.unwrap(), 1);
+    let now =
+        expired(log.redeliver(T, 0, "g", "c2", NOW, Duration::from_secs(60), 10).await.unwrap());
+    assert_eq!(now, [0]);
+}

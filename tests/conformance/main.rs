@@ -180,6 +180,7 @@ log_conformance!(
     delete_group_drops_waiting_records_and_histories,
     waiting_record_trimmed_away_is_dropped_on_redeliver,
     deferred_records_come_back_with_the_same_count_and_no_attempt,
+    touch_restarts_the_ack_timeout_of_in_flight_records,
     lag_is_end_minus_next_offset,
     trim_by_age_removes_only_older_records,
     trim_by_length_keeps_the_newest,

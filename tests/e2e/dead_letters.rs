@@ -272,3 +272,33 @@ pub async fn release_gives_messages_back_without_a_failed_attempt(server: TestSe
     assert_eq!(ack_all(&api, topic, group, &back).await, 2);
     assert_eq!(list_dead(&api, &format!("topicName={topic}")).await["total"], 1);
 }
+
+pub async fn extend_pushes_back_the_redelivery_of_a_long_job(server: TestServer) {
+    let api = server.api();
+    let (topic, group) = ("long-jobs", "g");
+    create_topic(&api, topic, 1).await;
+    create_group(&api, topic, group, json!({"ackTimeoutMs": 800})).await;
+    api.post_ok("/messages", &json!({"topicName": topic, "value": "job"})).await;
+    let got = consume_until(&api, topic, group, 1, Duration::from_secs(5)).await;
+    let started = Instant::now();
+    let body = |ms: u64| json!({"topicName": topic, "groupId": group, "receipts": receipts(&got), "extendMs": ms});
+    for bad in [0, 801] {
+        let (status, reply) = api.post("/extend", &body(bad)).await;
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply["message"].as_str().unwrap().contains("extendMs"), "{reply}");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(api.post_ok("/extend", &body(800)).await["extended"], 1);
+    // The original timeout (800 ms) passes: still held.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(consume(&api, topic, group, "other", 10, 0).await.is_empty(), "extended");
+    // The extended one (400 + 800 ms) passes: delivered again.
+    let again = consume_until(&api, topic, group, 1, Duration::from_secs(5)).await;
+    assert!(started.elapsed() >= Duration::from_millis(1200), "{:?}", started.elapsed());
+    assert_eq!(int(&again[0], "deliveryCount"), 2);
+    assert_eq!(
+        api.post_ok("/extend", &body(500)).await["extended"],
+        0,
+        "a stale receipt extends nothing"
+    );
+}

@@ -95,6 +95,7 @@ e2e!(
         dead_letters::nack_options_and_policy_updates,
         dead_letters::dead_letter_and_retry_policy_errors_name_the_field,
         dead_letters::release_gives_messages_back_without_a_failed_attempt,
+        dead_letters::extend_pushes_back_the_redelivery_of_a_long_job,
         transactions::commit_shows_one_message_and_rollback_none,
         transactions::checkback_unknown_twice_then_commit_commits,
         transactions::unreachable_checkback_ends_in_the_final_action,

@@ -318,6 +318,41 @@ impl Broker {
 }
 
 impl Broker {
+    /// Extends the leases of in-flight deliveries (a long job): each is redelivered only if
+    /// it is still unacknowledged `extend` from now, instead of at its original ack timeout.
+    /// `extend` is 1 ms to the group's `ackTimeoutMs`; call again to extend further. Returns
+    /// how many were extended; a stale receipt, or a delivery that already timed out or was
+    /// nacked, extends nothing.
+    pub async fn extend(
+        &self,
+        topic: &str,
+        group: &str,
+        receipts: &[String],
+        extend: Duration,
+    ) -> BrokerResult<u64> {
+        let by_partition = self.decode_receipts(topic, group, receipts).await?;
+        let ack_timeout = Duration::from_millis(
+            u64::try_from(self.existing_group(topic, group).await?.ack_timeout_ms).unwrap_or(0),
+        );
+        if extend.is_zero() || extend > ack_timeout {
+            return Err(BrokerError::invalid(
+                "extendMs",
+                format!(
+                    "must be between 1 and the group's ackTimeoutMs ({}), got {}",
+                    ack_timeout.as_millis(),
+                    extend.as_millis()
+                ),
+            ));
+        }
+        // Idle for `ack_timeout - extend`: the ack timeout then runs out `extend` from now.
+        let idle = ack_timeout - extend;
+        let mut extended = 0;
+        for (partition, deliveries) in by_partition {
+            extended += self.inner.log.touch(topic, partition, group, &deliveries, idle).await?;
+        }
+        Ok(extended)
+    }
+
     /// Gives deliveries back unprocessed: they are delivered again at once (in an `ordered`
     /// group, after any earlier message of their partition) and the delivery does not count
     /// as a failed attempt. For a consumer that stops early, or that must not process the rest

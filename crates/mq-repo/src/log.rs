@@ -289,6 +289,19 @@ pub trait MessageLog: Send + Sync + Debug {
         retry_at_ms: i64,
     ) -> RepoResult<u64>;
 
+    /// Restarts the ack timeout of in-flight deliveries: each given `(offset, delivery count)`
+    /// that is pending with exactly that count and not waiting for a retry gets its idle time
+    /// set to `idle` (as if delivered `idle` ago), keeping its holder and count. Returns how
+    /// many; a repeated offset counts once, and a group that does not exist touches nothing.
+    async fn touch(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+        idle: Duration,
+    ) -> RepoResult<u64>;
+
     /// Delivers again, to `consumer`, up to `max` waiting records whose retry time is at or
     /// before `now_ms`, lowest offsets first, raising their delivery counts (records trimmed
     /// away meanwhile are dropped from the pending list, their waiting state and history

@@ -387,3 +387,21 @@ impl From<mq_model::Transaction> for PreparedOut {
         }
     }
 }
+
+/// `POST /extend`: push back the redelivery of in-flight messages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ExtendBody {
+    pub(crate) topic_name: String,
+    pub(crate) group_id: String,
+    pub(crate) receipts: Vec<String>,
+    /// Milliseconds from now before an unacknowledged message is delivered again (1 to the
+    /// group's `ackTimeoutMs`).
+    pub(crate) extend_ms: u64,
+}
+
+/// `{extended: n}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Extended {
+    pub(crate) extended: u64,
+}

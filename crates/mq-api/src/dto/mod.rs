@@ -15,6 +15,6 @@ pub(crate) use admin::{
 pub(crate) use dead_letters::{DeadLetterOut, RetryBody, RetryOut};
 pub(crate) use delay::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 pub(crate) use messages::{
-    Acked, BatchOut, Consume, MessageOut, MessagesOut, NackBody, Nacked, PreparedOut, PublishedOut,
-    Released, SendBatch, SendMessage, Settle,
+    Acked, BatchOut, Consume, ExtendBody, Extended, MessageOut, MessagesOut, NackBody, Nacked,
+    PreparedOut, PublishedOut, Released, SendBatch, SendMessage, Settle,
 };

@@ -299,7 +299,11 @@ fn route_check(
     };
     match (method, route) {
         // Topics named in the body or resolved from an id: checked by the handler.
-        ("POST", "/messages" | "/messages/batch" | "/consume" | "/ack" | "/nack" | "/release")
+        (
+            "POST",
+            "/messages" | "/messages/batch" | "/consume" | "/ack" | "/nack" | "/release"
+            | "/extend",
+        )
         | ("POST", "/consumer-groups")
         | ("DELETE", "/messages/{messageId}")
         | ("PUT", "/messages/{messageId}/schedule")

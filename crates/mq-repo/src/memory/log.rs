@@ -472,6 +472,22 @@ impl MessageLog for MemoryMessageLog {
         }))
     }
 
+    async fn touch(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+        idle: Duration,
+    ) -> RepoResult<u64> {
+        let delivered_at =
+            self.clock.now_ms().saturating_sub(i64::try_from(idle.as_millis()).unwrap_or(i64::MAX));
+        let items = deliveries.iter().map(|&(offset, count)| (offset, count, ()));
+        Ok(self.with_in_flight(topic, partition, group, items, |pending, ()| {
+            pending.delivered_at_ms = delivered_at;
+        }))
+    }
+
     async fn redeliver(
         &self,
         topic: &str,

@@ -88,6 +88,8 @@
 //! | `fail`            | `fail.lua`: XPENDING and ZSCORE w per ID; if the count matches and |
 //! |                   | it is not waiting, XCLAIM by the holder JUSTID, ZADD w, append to  |
 //! |                   | h; 0 for a missing group                                           |
+//! | `touch`           | `touch.lua`: XPENDING and ZSCORE w per ID; if the count matches and |
+//! |                   | it is in flight, XCLAIM by the holder IDLE <ms> JUSTID             |
 //! | `defer`           | `defer.lua`: as `fail.lua`, but XCLAIM RETRYCOUNT count − 1 JUSTID |
 //! |                   | and no history line                                                |
 //! | `redeliver`       | `redeliver.lua`: ZRANGEBYSCORE w (at most 10,000), by offset,      |
@@ -596,6 +598,29 @@ impl MessageLog for RedisMessageLog {
         }
         let reply = self.run("defer", self.scripts.defer.run(&self.pool, keys.group(group), args));
         reply::uint(&reply.await?, "defer reply")
+    }
+
+    async fn touch(
+        &self,
+        topic: &str,
+        partition: u32,
+        group: &str,
+        deliveries: &[(u64, u32)],
+        idle: Duration,
+    ) -> RepoResult<u64> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.keys(topic, partition);
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).min(REDIS_MAX);
+        let mut args = vec![Value::from(group), Value::from(idle_ms.to_string())];
+        let mut seen = std::collections::BTreeSet::new();
+        for (offset, count) in deliveries.iter().filter(|(offset, _)| seen.insert(*offset)) {
+            args.push(Value::from(keys::entry_id(*offset)));
+            args.push(Value::from(count.to_string()));
+        }
+        let reply = self.run("touch", self.scripts.touch.run(&self.pool, keys.group(group), args));
+        reply::uint(&reply.await?, "touch reply")
     }
 
     async fn redeliver(

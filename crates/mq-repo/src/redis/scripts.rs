@@ -78,6 +78,8 @@ pub(super) struct Scripts {
     /// `defer.lua`: XPENDING per ID, then XCLAIM by the holder with RETRYCOUNT count − 1 and
     /// JUSTID, and ZADD to the waiting set; no history line.
     pub(super) defer: Script,
+    /// `touch.lua`: XPENDING per ID, then XCLAIM by the holder with IDLE and JUSTID.
+    pub(super) touch: Script,
     /// `redeliver.lua`: due entries (ZRANGEBYSCORE, XPENDING, XCLAIM), then expired ones
     /// (XPENDING IDLE, passing over waiting entries with XCLAIM JUSTID).
     pub(super) redeliver: Script,
@@ -121,6 +123,7 @@ impl Scripts {
             settle: Script::load(pool, lua!("settle.lua")).await?,
             fail: Script::load(pool, lua!("fail.lua")).await?,
             defer: Script::load(pool, lua!("defer.lua")).await?,
+            touch: Script::load(pool, lua!("touch.lua")).await?,
             redeliver: Script::load(pool, lua!("redeliver.lua")).await?,
             trim_before: Script::load(pool, lua!("trim_before.lua")).await?,
             delete_group: Script::load(pool, lua!("delete_group.lua")).await?,
