@@ -39,6 +39,11 @@ impl Api {
         Api { base: format!("http://{addr}"), http, headers: Vec::new() }
     }
 
+    /// The base URL of the API (`http://host:port/api/v1/mq`).
+    pub fn base_url(&self) -> String {
+        format!("{}{API_PREFIX}", self.base)
+    }
+
     /// The same client, sending `Authorization: Bearer <token>`.
     pub fn with_token(&self, token: &str) -> Api {
         self.with_header("authorization", &format!("Bearer {token}"))

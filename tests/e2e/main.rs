@@ -23,6 +23,7 @@ mod publish;
 mod redelivery;
 mod security;
 mod server;
+mod stream;
 mod support;
 mod tls;
 mod transactions;
@@ -96,6 +97,7 @@ e2e!(
         dead_letters::dead_letter_and_retry_policy_errors_name_the_field,
         dead_letters::release_gives_messages_back_without_a_failed_attempt,
         dead_letters::extend_pushes_back_the_redelivery_of_a_long_job,
+        stream::streaming_consume_pushes_with_flow_control_and_ends_on_shutdown,
         transactions::commit_shows_one_message_and_rollback_none,
         transactions::checkback_unknown_twice_then_commit_commits,
         transactions::unreachable_checkback_ends_in_the_final_action,

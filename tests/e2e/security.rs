@@ -75,6 +75,12 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
             Some(json!({"topicName": "orders", "groupId": "g", "receipts": ["x"], "extendMs": 10})),
             Orders,
         ),
+        (
+            "GET",
+            "/consume/stream?topicName=orders&groupId=g&consumerId=s&maxInFlight=1",
+            None,
+            Orders,
+        ),
         ("GET", "/consumers", None, Admin),
         ("GET", "/monitoring", None, Admin),
         ("GET", "/alerts", None, Admin),

@@ -655,3 +655,28 @@ impl Broker {
         }
     }
 }
+
+impl Broker {
+    /// How many deliveries `consumer` of a group holds unacknowledged and in flight (not
+    /// waiting for a retry), counting up to 1000 per partition: the flow control of streaming
+    /// consumers. `TopicNotFound`, `GroupNotFound`.
+    pub async fn in_flight(&self, topic: &str, group: &str, consumer: &str) -> BrokerResult<u64> {
+        let partitions = self.existing_topic(topic).await?.partitions;
+        self.existing_group(topic, group).await?;
+        let mut held = 0;
+        for partition in 0..partitions {
+            let pending = match self.inner.log.pending(topic, partition, group, PENDING_SCAN).await
+            {
+                Ok(pending) => pending,
+                // Healed by the next fetch; nothing is held there meanwhile.
+                Err(RepoError::NotFound { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            };
+            held += pending
+                .iter()
+                .filter(|p| p.consumer == consumer && p.retry_at_ms.is_none())
+                .count() as u64;
+        }
+        Ok(held)
+    }
+}

@@ -9,6 +9,7 @@ mod health;
 mod messages;
 mod monitoring;
 mod scheduled;
+mod stream;
 mod topics;
 mod transactions;
 
@@ -49,6 +50,7 @@ pub fn configure(
                     .configure(scheduled::mount)
                     .configure(topics::mount)
                     .configure(groups::mount)
+                    .configure(stream::mount)
                     .configure(consume::mount)
                     .configure(consumers::mount)
                     .configure(dead_letters::mount)

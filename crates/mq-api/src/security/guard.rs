@@ -312,6 +312,11 @@ fn route_check(
         ("GET", "/topics/{name}/messages") => {
             caller.may_consume(&topic_param().unwrap_or_default())
         }
+        // The handler checks the topic too; without one the query is refused there.
+        ("GET", "/consume/stream") => match query.get("topicName") {
+            Some(topic) => caller.may_consume(topic),
+            None => Ok(()),
+        },
         ("GET", "/topics/{name}/scheduled") => {
             caller.may_produce(&topic_param().unwrap_or_default())
         }
