@@ -373,25 +373,15 @@ impl Broker {
         let (t, g) = (topic.name.as_str(), group.group_id.as_str());
         let log = self.inner.log.as_ref();
         let ack_timeout = millis(group.ack_timeout_ms);
-        let call = || {
+        let call = |max: usize| {
             log.redeliver(t, partition, g, consumer, self.inner.clock.now_ms(), ack_timeout, max)
         };
-        let first = self.healing(topic, group, partition, call).await?;
+        let first = self.healing(topic, group, partition, || call(max)).await?;
         let mut out = first.deliveries;
         if !first.expired.is_empty() {
             self.expire(topic, group, partition, first.expired).await?;
             if out.len() < max {
-                let again = log
-                    .redeliver(
-                        t,
-                        partition,
-                        g,
-                        consumer,
-                        self.inner.clock.now_ms(),
-                        ack_timeout,
-                        max - out.len(),
-                    )
-                    .await?;
+                let again = call(max - out.len()).await?;
                 self.expire(topic, group, partition, again.expired).await?;
                 out.extend(again.deliveries);
             }
