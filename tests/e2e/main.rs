@@ -98,6 +98,8 @@ e2e!(
         dead_letters::release_gives_messages_back_without_a_failed_attempt,
         dead_letters::extend_pushes_back_the_redelivery_of_a_long_job,
         stream::streaming_consume_pushes_with_flow_control_and_ends_on_shutdown,
+        stream::stream_delivers_a_burst_exactly_once_to_a_client_that_acks,
+        stream::stream_client_that_disconnects_gets_its_unacked_messages_redelivered,
         transactions::commit_shows_one_message_and_rollback_none,
         transactions::checkback_unknown_twice_then_commit_commits,
         transactions::unreachable_checkback_ends_in_the_final_action,

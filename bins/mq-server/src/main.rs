@@ -60,6 +60,9 @@ async fn run() -> anyhow::Result<()> {
     })
     // Signals are handled below: actix alone would stop abruptly on SIGINT and leave the broker.
     .disable_signals()
+    // A client that closes its connection is gone: end its response then. Left half-open, a
+    // streaming consumer or long poll nobody reads any more would go on taking messages.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(config.server.shutdown_timeout_secs);
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);

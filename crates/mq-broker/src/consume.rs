@@ -648,11 +648,14 @@ impl Broker {
 
 impl Broker {
     /// How many deliveries `consumer` of a group holds unacknowledged and in flight (not
-    /// waiting for a retry), counting up to 1000 per partition: the flow control of streaming
-    /// consumers. `TopicNotFound`, `GroupNotFound`.
+    /// waiting for a retry, and within the ack timeout), counting up to 1000 per partition: the
+    /// flow control of streaming consumers. A delivery past its ack timeout no longer counts:
+    /// only a fetch records it as failed, so a stream whose room it took would never fetch
+    /// again and never get it back. `TopicNotFound`, `GroupNotFound`.
     pub async fn in_flight(&self, topic: &str, group: &str, consumer: &str) -> BrokerResult<u64> {
         let partitions = self.existing_topic(topic).await?.partitions;
-        self.existing_group(topic, group).await?;
+        let ack_timeout =
+            u64::try_from(self.existing_group(topic, group).await?.ack_timeout_ms).unwrap_or(0);
         let mut held = 0;
         for partition in 0..partitions {
             let pending = match self.inner.log.pending(topic, partition, group, PENDING_SCAN).await
@@ -664,7 +667,9 @@ impl Broker {
             };
             held += pending
                 .iter()
-                .filter(|p| p.consumer == consumer && p.retry_at_ms.is_none())
+                .filter(|p| {
+                    p.consumer == consumer && p.retry_at_ms.is_none() && p.idle_ms < ack_timeout
+                })
                 .count() as u64;
         }
         Ok(held)
