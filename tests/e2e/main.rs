@@ -19,6 +19,7 @@ mod flow;
 mod lists;
 mod long_poll;
 mod monitoring;
+mod openapi;
 mod publish;
 mod redelivery;
 mod security;
@@ -104,6 +105,7 @@ e2e!(
         transactions::checkback_unknown_twice_then_commit_commits,
         transactions::unreachable_checkback_ends_in_the_final_action,
         monitoring::monitoring_and_metrics_show_known_traffic,
+        openapi::the_document_and_the_api_page_need_no_token,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,

@@ -43,6 +43,9 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         ("GET", "!/healthz", None, Open),
         ("GET", "!/readyz", None, Open),
         ("GET", "!/metrics", None, Admin),
+        // The API's description: no token (a browser loads it), only the IP allow-list.
+        ("GET", "/openapi.json", None, Open),
+        ("GET", "!/docs/", None, Open),
         ("POST", "/messages", Some(json!({"topicName": "orders", "value": 1})), Orders),
         (
             "POST",

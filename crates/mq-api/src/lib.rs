@@ -4,7 +4,9 @@
 //!
 //! Every response under `/api/v1/mq` (success or error, including unknown routes, wrong methods
 //! and malformed requests) is the envelope
-//! `{"code": <HTTP status>, "message": "...", "data": ...}`.
+//! `{"code": <HTTP status>, "message": "...", "data": ...}`, except the API's own description:
+//! `GET /api/v1/mq/openapi.json` answers the OpenAPI 3.1 document ([`openapi`]) as it is, and
+//! `/docs` is an interactive page on it; both are readable without a token.
 //! Errors carry `"data": null` and a message that names the offending field and says why; faults
 //! of the server are logged and answered with a generic message only ([`ApiError`]).
 //!
@@ -30,11 +32,13 @@ mod envelope;
 mod error;
 mod extract;
 mod observe;
+mod openapi;
 mod routes;
 mod security;
 mod value;
 
 pub use config::{ApiConfig, DEFAULT_JSON_LIMIT_BYTES};
 pub use error::ApiError;
+pub use openapi::openapi;
 pub use routes::{configure, API_PREFIX};
 pub use security::{AuthConfig, RateLimitConfig, SecurityConfig, TokenConfig};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an alert watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertRule {
     /// A group's backlog (messages not yet delivered) above the threshold.
@@ -31,6 +32,7 @@ impl AlertRule {
 
 /// An alert: fired once when its condition starts, resolved once when it ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// Unique per firing, `alert_` + UUID v7.

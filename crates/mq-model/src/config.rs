@@ -92,6 +92,7 @@ impl TopicConfig {
 
 /// Where a new consumer group starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StartFrom {
     /// From the oldest message still stored.

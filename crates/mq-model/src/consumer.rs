@@ -15,6 +15,7 @@ pub const DEFAULT_SESSION_TIMEOUT_MS: i64 = 10_000;
 
 /// A named set of consumers sharing the work of one topic; each group sees every message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerGroup {
     /// Stable id, e.g. `group_0190...`.
@@ -91,6 +92,7 @@ pub fn validate_timeout_ms(field: &'static str, value: i64) -> Result<(), ModelE
 
 /// How a group's messages are spread over its consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryMode {
     /// A work queue: any live consumer may receive any message of any partition.
@@ -113,6 +115,7 @@ impl DeliveryMode {
 
 /// State of a consumer group, serialized as the design's lowercase strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum GroupStatus {
     /// Has live members.
@@ -179,6 +182,7 @@ impl Consumer {
 
 /// Liveness of a consumer, serialized as the design's lowercase strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConsumerStatus {
     /// Heartbeating.

@@ -57,6 +57,7 @@ pub struct DeadLetterMessage {
 
 /// One failed delivery of a message to a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryAttempt {
     /// Which delivery failed: 1 for the first.

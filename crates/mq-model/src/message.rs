@@ -47,6 +47,7 @@ pub struct Message {
 
 /// The kind of a message, serialized as the design's lowercase strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     /// Visible as soon as it is appended.

@@ -43,6 +43,7 @@ impl Default for Page {
 
 /// One page of a listing, with the total across all pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Paged<T> {
     /// The items of this page.

@@ -22,6 +22,7 @@ pub const MAX_DELAY_LEVELS: usize = 64;
 
 /// How the pause before each retry grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffKind {
     /// `initialBackoffMs × multiplier^(retry − 1)`, capped at `maxBackoffMs`.
@@ -37,25 +38,32 @@ pub enum BackoffKind {
 /// `maxRetries` retries. A nack or an ack timeout is a failed attempt; after the last allowed
 /// attempt fails the message becomes a dead letter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Retries after the first delivery, 0 to 1000 (0: the first failure dead-letters).
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub max_retries: u32,
     /// `exponential` (default) or `explicit`.
     pub backoff: BackoffKind,
     /// Exponential: the pause before the first retry, 0 to `maxBackoffMs`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604_800_000))]
     pub initial_backoff_ms: i64,
     /// Exponential: the factor between consecutive pauses, 1 to 100.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub multiplier: f64,
     /// Exponential: the longest pause, up to seven days.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604_800_000))]
     pub max_backoff_ms: i64,
     /// Fraction of each pause taken off at random, 0 (none, default) to 1: a pause `d` becomes
     /// a uniform draw from `[d × (1 − jitter), d]`, so a burst of failures does not come back
     /// as a burst.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub jitter: f64,
     /// Explicit: the pause before retry 1, 2, …; retries past the end use the last. Required
     /// (1 to 64 entries, each 0 to seven days) for `explicit`, refused for `exponential`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub delays_ms: Vec<i64>,
 }
 

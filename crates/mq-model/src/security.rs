@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything.
@@ -26,6 +27,7 @@ impl Role {
 
 /// An API token as stored: the secret only as its SHA-256 (hex), never in plain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     /// Unique name, e.g. `order-service`; the actor in audit records.
@@ -50,6 +52,7 @@ pub struct ApiToken {
 
 /// One audited event: an admin action, an authentication failure or a refusal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     /// `audit_` + UUID v7.

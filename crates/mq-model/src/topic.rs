@@ -13,6 +13,7 @@ use crate::ModelError;
 
 /// A named, partitioned stream of messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Topic {
     /// Stable id, e.g. `topic_0190...` (BSON `_id`).
@@ -54,6 +55,7 @@ impl Topic {
 
 /// Lifecycle state of a topic, serialized as the design's lowercase strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TopicStatus {
     /// Accepting and delivering messages.

@@ -9,6 +9,7 @@ use crate::ModelError;
 
 /// Where a transactional message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionState {
     /// Stored as a half message, invisible to consumers, awaiting a decision.
@@ -44,6 +45,7 @@ impl TransactionState {
 
 /// Who decided a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedBy {
     /// The producer, by commit or rollback.
@@ -67,6 +69,7 @@ impl DecidedBy {
 
 /// One step in a transaction's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionEvent {
     /// When it happened.
@@ -81,6 +84,7 @@ pub struct TransactionEvent {
 /// A transactional message's record: what was prepared, its state, every decision and
 /// check-back, and the outcome. Kept in the metadata store for audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Transaction {
     /// `txn_` + UUID v7.

@@ -6,17 +6,30 @@ use chrono::{DateTime, Utc};
 use mq_broker::{ConsumerInfo, PartitionPosition};
 use mq_model::{DeliveryMode, RetryPolicy, StartFrom, Topic, TopicStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /topics` (design §5.2.2): the topic config; absent fields take the broker's defaults.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateTopic {
+    /// 1 to 249 characters: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,248}$")]
     pub(crate) name: String,
+    /// Free text.
     description: Option<String>,
+    /// 1 to 1024.
+    #[schema(minimum = 1, maximum = 1024)]
     partitions: Option<u32>,
+    /// Kept for the design's shape; at least 1.
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     replication_factor: Option<u32>,
+    /// How long messages are kept, in milliseconds.
+    #[schema(minimum = 1)]
     retention_ms: Option<i64>,
+    /// Largest value in bytes, 1 to 16 MiB.
+    #[schema(minimum = 1, maximum = 16_777_216)]
     max_message_size: Option<i64>,
+    /// Free settings; `encryption: aes-256-gcm` encrypts values at rest.
     config: Option<BTreeMap<String, String>>,
 }
 
@@ -36,12 +49,16 @@ impl CreateTopic {
 }
 
 /// A created topic, as design §5.2.2 answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TopicCreated {
+    /// The topic's id (`topic_…`).
     topic_id: String,
+    /// Its name.
     name: String,
+    /// `active`.
     status: TopicStatus,
+    /// When it was created.
     created_at: DateTime<Utc>,
 }
 
@@ -52,14 +69,23 @@ impl From<Topic> for TopicCreated {
 }
 
 /// `PUT /topics/{name}`: only the fields given change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateTopic {
+    /// Free text.
     description: Option<String>,
+    /// More partitions (never fewer), at most 1024; existing groups get the new ones.
+    #[schema(minimum = 1, maximum = 1024)]
     partitions: Option<u32>,
+    /// How long messages are kept, in milliseconds.
+    #[schema(minimum = 1)]
     retention_ms: Option<i64>,
+    /// Largest value in bytes, 1 to 16 MiB.
+    #[schema(minimum = 1, maximum = 16_777_216)]
     max_message_size: Option<i64>,
+    /// Free settings, replacing the old ones.
     config: Option<BTreeMap<String, String>>,
+    /// `active` or `inactive`.
     status: Option<TopicStatus>,
 }
 
@@ -77,25 +103,43 @@ impl From<UpdateTopic> for mq_broker::TopicUpdate {
 }
 
 /// `POST /consumer-groups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateGroup {
+    /// The group's id, unique within its topic: 1 to 255 characters, no control characters.
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]{1,255}$")]
     group_id: String,
+    /// The topic it reads.
+    #[schema(min_length = 1)]
     topic_name: String,
+    /// `latest` (default) or `earliest`.
     start_from: Option<StartFrom>,
+    /// `shared` (default: a work queue) or `ordered` (one consumer per partition).
     delivery_mode: Option<DeliveryMode>,
+    /// How long a delivery may stay unacknowledged, 1 ms to one day (default 30 s).
+    #[schema(minimum = 1, maximum = 86_400_000)]
     ack_timeout_ms: Option<i64>,
+    /// How long a consumer may stay silent before it counts as gone, 1 ms to one day
+    /// (default 10 s).
+    #[schema(minimum = 1, maximum = 86_400_000)]
     session_timeout_ms: Option<i64>,
+    /// Retries after nacks and timeouts, then dead-lettering.
     retry_policy: Option<RetryPolicy>,
+    /// Free settings.
     config: Option<BTreeMap<String, String>>,
 }
 
 /// `PUT /consumer-groups/{groupId}?topicName=`: the settings to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateGroup {
+    /// The new retry policy, whole.
     retry_policy: Option<RetryPolicy>,
+    /// 1 ms to one day.
+    #[schema(minimum = 1, maximum = 86_400_000)]
     ack_timeout_ms: Option<i64>,
+    /// 1 ms to one day.
+    #[schema(minimum = 1, maximum = 86_400_000)]
     session_timeout_ms: Option<i64>,
 }
 
@@ -132,28 +176,44 @@ impl From<CreateGroup> for mq_broker::GroupSpec {
 }
 
 /// A consumer with its assignment and positions (`GET /consumers`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConsumerOut {
+    /// The consumer's id.
     consumer_id: String,
+    /// Its group.
     group_id: String,
+    /// The group's topic.
     topic_name: String,
+    /// `active` while its heartbeats are recent.
     status: mq_model::ConsumerStatus,
+    /// Its last fetch.
     last_heartbeat: DateTime<Utc>,
+    /// The partitions it owns (ordered groups); empty in shared groups.
     assigned_partitions: Vec<u32>,
+    /// Positions of the partitions it reads.
     partitions: Vec<PositionOut>,
+    /// Messages not yet delivered, over its partitions.
     lag: u64,
+    /// When it first fetched.
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where a group stands in one partition.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PositionOut {
+    /// The partition.
     partition: u32,
+    /// Everything before it is acknowledged.
     committed_offset: u64,
+    /// The next offset to deliver.
     next_offset: u64,
+    /// The partition's next offset to append.
     end_offset: u64,
+    /// Messages not yet delivered.
     lag: u64,
+    /// Messages delivered and not yet acknowledged.
     pending: u64,
 }
 

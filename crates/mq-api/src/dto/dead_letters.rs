@@ -7,33 +7,53 @@ use chrono::{DateTime, TimeZone, Utc};
 use mq_broker::{RetryReport, RetryRequest, RetrySelection};
 use mq_model::{DeadLetterMessage, DeliveryAttempt};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::value::{self, ValueOut};
 use crate::ApiError;
 
 /// A dead letter: the design's fields, its content shown like a message value (JSON as is,
 /// other bytes as text or base64 with `contentEncoding`), and its history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeadLetterOut {
+    /// The dead letter's id (`dlq_…`).
     id: String,
+    /// The topic the message was published to.
     original_topic_name: String,
+    /// The message's id.
     original_message_id: String,
+    /// The group that failed to process it.
     consumer_group_id: String,
+    /// The last failure's reason.
     failure_reason: String,
+    /// How many times it was retried.
     retry_count: u32,
+    /// The message's value, shown like a consumed message's `value`.
+    #[schema(value_type = crate::openapi::AnyValue)]
     message_content: ValueOut,
+    /// `base64` when `messageContent` is base64 of bytes that are not text.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^base64$")]
     content_encoding: Option<&'static str>,
+    /// The message's headers.
     headers: BTreeMap<String, String>,
+    /// When it was dead-lettered.
     failed_at: DateTime<Utc>,
+    /// When the dead letter was stored.
     created_at: DateTime<Utc>,
+    /// The message's partition.
     partition: u32,
+    /// The message's offset.
     offset: u64,
+    /// The message's key, if it had one.
     message_key: Option<String>,
+    /// When the message was published.
     published_at: Option<DateTime<Utc>>,
+    /// Every failed delivery, oldest first.
     attempts: Vec<DeliveryAttempt>,
     /// `dead`, or `retrying` while a retry of it is under way.
+    #[schema(pattern = "^(dead|retrying)$")]
     status: &'static str,
 }
 
@@ -64,14 +84,22 @@ impl From<DeadLetterMessage> for DeadLetterOut {
 
 /// `POST /dead-letters/retry`: either `ids`, or `topicName` and `groupId` (with an optional
 /// `from`/`to` range of failure times); optionally `ratePerSecond`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RetryBody {
+    /// Dead letters by id (at most 1000); or else `topicName` and `groupId`.
+    #[schema(max_items = 1000)]
     ids: Option<Vec<String>>,
+    /// With `groupId`: every dead letter of that group (at most 100000).
     topic_name: Option<String>,
+    /// With `topicName`.
     group_id: Option<String>,
+    /// With `topicName` and `groupId`: only those that failed at or after this time.
     from: Option<DateTime<Utc>>,
+    /// With `topicName` and `groupId`: only those that failed before this time.
     to: Option<DateTime<Utc>>,
+    /// Spread the redeliveries at this many per second (at most 100000) instead of all at once.
+    #[schema(exclusive_minimum = 0, maximum = 100_000)]
     rate_per_second: Option<f64>,
 }
 
@@ -107,7 +135,7 @@ impl TryFrom<RetryBody> for RetryRequest {
 }
 
 /// What a retry did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RetryOut {
     /// Sent back to their group.
@@ -123,10 +151,13 @@ pub(crate) struct RetryOut {
     last_due_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+/// A dead letter that could not go back.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RetryFailedOut {
+    /// Its id.
     id: String,
+    /// Why.
     reason: String,
 }
 

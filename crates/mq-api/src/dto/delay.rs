@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use mq_broker::{Delay, ScheduledMessage, ScheduledPage};
 use mq_model::MessageType;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::ApiError;
 
@@ -71,10 +72,13 @@ fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `PUT /messages/{messageId}/schedule`: the new time, as a delay from now or an instant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Reschedule {
+    /// Seconds from now, fractions allowed.
     delay_seconds: Option<f64>,
+    /// An RFC 3339 time. Give this or `delaySeconds`, not both.
+    #[schema(format = DateTime)]
     deliver_at: Option<String>,
 }
 
@@ -95,13 +99,19 @@ impl Reschedule {
 }
 
 /// A scheduled message, as publishing and rescheduling answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScheduledOut {
+    /// The message's id.
     message_id: String,
+    /// Its topic.
     topic_name: String,
+    /// Its partition.
     partition: u32,
+    /// `scheduled`.
+    #[schema(pattern = "^scheduled$")]
     status: &'static str,
+    /// When it becomes visible.
     deliver_at: DateTime<Utc>,
 }
 
@@ -118,20 +128,26 @@ impl From<ScheduledMessage> for ScheduledOut {
 }
 
 /// `GET /topics/{name}/scheduled`: a page of scheduled messages, earliest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ScheduledPageOut {
+    /// Scheduled messages, earliest first.
     items: Vec<ScheduledItem>,
     /// `null` on the last page.
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A message waiting to be due.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ScheduledItem {
+    /// The message's id.
     message_id: String,
+    /// Its partition.
     partition: u32,
+    /// Its key, if it has one.
     key: Option<String>,
+    /// When it becomes visible.
     deliver_at: DateTime<Utc>,
 }
 
@@ -152,10 +168,13 @@ impl From<ScheduledPage> for ScheduledPageOut {
 }
 
 /// `DELETE /messages/{messageId}`: the message will not be delivered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CancelledOut {
+    /// The message's id.
     pub(crate) message_id: String,
+    /// `cancelled`.
+    #[schema(pattern = "^cancelled$")]
     pub(crate) status: &'static str,
 }
 

@@ -7,28 +7,40 @@ use mq_broker::{OutgoingMessage, Published, ReceivedMessage, StoredMessage, MAX_
 use mq_model::MessageType;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use super::delay::DelayFields;
 use crate::value::{self, ValueOut};
 use crate::ApiError;
 
 /// `POST /messages` (design §5.2.1).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct SendMessage {
+    /// The topic to publish to.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// Messages with the same key go to the same partition (in order); without a key,
+    /// partitions take turns.
     pub(crate) key: Option<String>,
+    /// Any JSON value, `null` included; required.
     #[serde(default, deserialize_with = "value::present")]
+    #[schema(value_type = crate::openapi::AnyValue, required = true)]
     pub(crate) value: Option<Box<RawValue>>,
+    /// Text headers, delivered with the message.
     pub(crate) headers: Option<BTreeMap<String, String>>,
+    /// `normal` (default), `delay` (with `delaySeconds` or `deliverAt`) or `transaction`
+    /// (a half message, delivered once committed).
     pub(crate) message_type: Option<MessageType>,
     /// Seconds from now, fractions allowed; only with `messageType: "delay"` (or 0).
     pub(crate) delay_seconds: Option<f64>,
     /// An RFC 3339 time; only with `messageType: "delay"`.
+    #[schema(format = DateTime)]
     pub(crate) deliver_at: Option<String>,
     /// Only with `messageType: "transaction"`: where to ask about an undecided transaction.
     pub(crate) checkback_url: Option<String>,
     /// Only with `messageType: "transaction"`: seconds before the first check-back.
+    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub(crate) transaction_timeout_seconds: Option<f64>,
 }
 
@@ -81,23 +93,35 @@ impl SendMessage {
 }
 
 /// `POST /messages/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct SendBatch {
+    /// The topic to publish to.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// 1 to 1000 messages, published all or none, in this order.
+    #[schema(min_items = 1, max_items = 1000)]
     pub(crate) messages: Vec<BatchItem>,
 }
 
 /// One message of a batch.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct BatchItem {
+    /// As in `POST /messages`.
     key: Option<String>,
+    /// Any JSON value, `null` included; required.
     #[serde(default, deserialize_with = "value::present")]
+    #[schema(value_type = crate::openapi::AnyValue, required = true)]
     value: Option<Box<RawValue>>,
+    /// Text headers, delivered with the message.
     headers: Option<BTreeMap<String, String>>,
+    /// `normal` (default) or `delay`; a batch cannot hold transactional messages.
     message_type: Option<MessageType>,
+    /// Seconds from now; only with `messageType: "delay"` (or 0).
     delay_seconds: Option<f64>,
+    /// An RFC 3339 time; only with `messageType: "delay"`.
+    #[schema(format = DateTime)]
     deliver_at: Option<String>,
 }
 
@@ -165,12 +189,13 @@ fn status(p: &Published) -> &'static str {
 
 /// Where a message landed (`POST /messages`): `offset` and `timestamp` once appended,
 /// `deliverAt` while scheduled.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PublishedOut {
     /// The fields a batch result has; a single send adds only its topic.
     #[serde(flatten)]
     result: BatchResult,
+    /// The topic it was published to.
     topic_name: String,
 }
 
@@ -181,22 +206,42 @@ impl From<Published> for PublishedOut {
     }
 }
 
+/// What `POST /messages` answers: where the message landed or, for `messageType:
+/// "transaction"`, the prepared half message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum SentOut {
+    /// A normal or delayed message.
+    Published(PublishedOut),
+    /// A half message.
+    Prepared(PreparedOut),
+}
+
 /// Where each message of a batch landed, in request order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BatchOut {
+    /// One per message, in request order.
     results: Vec<BatchResult>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where one message landed.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchResult {
+    /// The message's id (`msg_…`).
     message_id: String,
+    /// Its partition.
     partition: u32,
+    /// Its offset in the partition, once appended.
     #[serde(skip_serializing_if = "Option::is_none")]
     offset: Option<u64>,
+    /// When it was appended.
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp: Option<DateTime<Utc>>,
+    /// `appended`, or `scheduled` for a delayed message not yet due.
+    #[schema(pattern = "^(appended|scheduled)$")]
     status: &'static str,
+    /// When a scheduled message becomes visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     deliver_at: Option<DateTime<Utc>>,
 }
@@ -225,13 +270,25 @@ impl From<Vec<Published>> for BatchOut {
 }
 
 /// `POST /consume`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Consume {
+    /// The topic to read.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// The consumer group, which must exist.
+    #[schema(min_length = 1)]
     group_id: String,
+    /// This consumer's id (1 to 255 characters, no control characters); a fetch is also its
+    /// heartbeat.
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]{1,255}$")]
     consumer_id: String,
+    /// Most messages to return, 1 to 1000 (default 10).
+    #[schema(minimum = 1, maximum = 1000)]
     max_messages: Option<usize>,
+    /// How long to wait for a first message when none is available, 0 to 30000 ms
+    /// (default 0: answer at once).
+    #[schema(minimum = 0, maximum = 30000)]
     wait_ms: Option<u64>,
 }
 
@@ -250,25 +307,39 @@ impl From<Consume> for mq_broker::FetchRequest {
     }
 }
 
-/// `POST /ack` and `POST /nack`.
-#[derive(Debug, Deserialize)]
+/// `POST /ack` and `POST /release`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Settle {
+    /// The topic the messages came from.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// The group they were delivered to.
+    #[schema(min_length = 1)]
     pub(crate) group_id: String,
+    /// The receipts of the deliveries, as consume gave them; unknown or stale ones count
+    /// nothing.
     pub(crate) receipts: Vec<String>,
 }
 
 /// `POST /nack`: like an ack's body, plus how the failure is handled.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct NackBody {
+    /// The topic the messages came from.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// The group they were delivered to.
+    #[schema(min_length = 1)]
     pub(crate) group_id: String,
+    /// The receipts of the deliveries, as consume gave them; unknown or stale ones count
+    /// nothing.
     pub(crate) receipts: Vec<String>,
     /// Why processing failed: kept in the attempt history and as a dead letter's reason.
     pub(crate) reason: Option<String>,
-    /// Redeliver after this many milliseconds instead of the group's backoff.
+    /// Redeliver after this many milliseconds instead of the group's backoff (at most
+    /// 604800000, 7 days).
+    #[schema(minimum = 0, maximum = 604_800_000)]
     pub(crate) delay_ms: Option<u64>,
     /// Do not retry: dead-letter now.
     #[serde(default)]
@@ -286,23 +357,38 @@ impl NackBody {
 }
 
 /// A message as consume and browse show it; `receipt` and `deliveryCount` only on consume.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessageOut {
+    /// The message's id.
     message_id: String,
+    /// What settles this delivery (`POST /ack`, `/nack`, `/release`, `/extend`); consume only.
     #[serde(skip_serializing_if = "Option::is_none")]
     receipt: Option<String>,
+    /// Its topic.
     topic_name: String,
+    /// Its partition.
     partition: u32,
+    /// Its offset in the partition.
     offset: u64,
+    /// Its key, if it has one.
     key: Option<String>,
+    /// The value as published: any JSON value. Values published as bytes through the Rust
+    /// library come as a string: their text, or base64 with `valueEncoding: "base64"`.
+    #[schema(value_type = crate::openapi::AnyValue)]
     value: ValueOut,
+    /// `base64` when `value` is base64 of bytes that are not text.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^base64$")]
     value_encoding: Option<&'static str>,
+    /// Its headers.
     headers: BTreeMap<String, String>,
+    /// When it was appended.
     timestamp: DateTime<Utc>,
+    /// Which delivery this is to the group, from 1; consume only.
     #[serde(skip_serializing_if = "Option::is_none")]
     delivery_count: Option<u32>,
+    /// Its kind.
     message_type: MessageType,
 }
 
@@ -337,41 +423,53 @@ impl From<ReceivedMessage> for MessageOut {
 }
 
 /// Messages of a consume or browse; `nextOffset` only on browse.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MessagesOut {
+    /// The messages, in delivery (or offset) order.
     pub(crate) messages: Vec<MessageOut>,
+    /// Where the next browse of the partition starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_offset: Option<u64>,
 }
 
 /// `{acked: n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Acked {
+    /// How many deliveries were acknowledged.
     pub(crate) acked: u64,
 }
 
 /// `{nacked: n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Nacked {
+    /// How many deliveries failed and will be retried or dead-lettered.
     pub(crate) nacked: u64,
 }
 
 /// `{released: n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Released {
+    /// How many deliveries were given back without a failed attempt.
     pub(crate) released: u64,
 }
 
 /// `POST /messages` with `messageType: "transaction"`: the half message is stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PreparedOut {
+    /// The half message's id.
     message_id: String,
+    /// Commit or roll back with this id.
     transaction_id: String,
+    /// Its topic.
     topic_name: String,
+    /// The partition it will be appended to when committed.
     partition: u32,
+    /// `prepared`.
+    #[schema(pattern = "^prepared$")]
     status: &'static str,
+    /// When the check-back asks the producer, if the transaction is still undecided.
     check_at: DateTime<Utc>,
 }
 
@@ -389,19 +487,27 @@ impl From<mq_model::Transaction> for PreparedOut {
 }
 
 /// `POST /extend`: push back the redelivery of in-flight messages.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct ExtendBody {
+    /// The topic the messages came from.
+    #[schema(min_length = 1)]
     pub(crate) topic_name: String,
+    /// The group they were delivered to.
+    #[schema(min_length = 1)]
     pub(crate) group_id: String,
+    /// The receipts of the deliveries, as consume gave them; unknown or stale ones count
+    /// nothing.
     pub(crate) receipts: Vec<String>,
     /// Milliseconds from now before an unacknowledged message is delivered again (1 to the
     /// group's `ackTimeoutMs`).
+    #[schema(minimum = 1)]
     pub(crate) extend_ms: u64,
 }
 
 /// `{extended: n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Extended {
+    /// How many deliveries got the new deadline.
     pub(crate) extended: u64,
 }

@@ -16,5 +16,5 @@ pub(crate) use dead_letters::{DeadLetterOut, RetryBody, RetryOut};
 pub(crate) use delay::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 pub(crate) use messages::{
     Acked, BatchOut, Consume, ExtendBody, Extended, MessageOut, MessagesOut, NackBody, Nacked,
-    PreparedOut, PublishedOut, Released, SendBatch, SendMessage, Settle,
+    PreparedOut, PublishedOut, Released, SendBatch, SendMessage, SentOut, Settle,
 };

@@ -5,18 +5,37 @@
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;
 
-use super::resource;
-use crate::dto::{BatchOut, PreparedOut, PublishedOut, SendBatch, SendMessage};
+use super::Routes;
+use crate::dto::{BatchOut, PreparedOut, PublishedOut, SendBatch, SendMessage, SentOut};
 use crate::envelope::ok;
 use crate::extract::Json;
+use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::security::Caller;
 use crate::ApiError;
 
-pub(super) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/messages").route(web::post().to(send)))
-        .service(resource("/messages/batch").route(web::post().to(send_batch)));
+pub(super) fn mount(routes: &mut Routes<'_>) {
+    routes.add(__path_send, send).add(__path_send_batch, send_batch);
 }
 
+/// Publishes one message.
+///
+/// Immediate, delayed (`messageType: "delay"` with `delaySeconds` or `deliverAt`) or
+/// transactional (`messageType: "transaction"`: a half message, delivered once committed).
+/// Needs the produce permission for the topic.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mq/messages",
+    tag = "messages",
+    operation_id = "sendMessage",
+    request_body = SendMessage,
+    responses(
+        (status = 200, description = "Sent (`message sent`) or prepared (`transaction prepared`).",
+         body = Envelope<SentOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+        (status = 413, description = "The value is larger than the topic's `maxMessageSize`, \
+         or the body larger than the server's limit.", body = ErrorEnvelope),
+    ),
+)]
 async fn send(
     broker: web::Data<Broker>,
     caller: Caller,
@@ -30,7 +49,7 @@ async fn send(
         // decide only its own.
         message.producer_id = Some(caller.name.clone());
         let prepared = broker.prepare_transaction(&body.topic_name, message, options).await?;
-        return ok("transaction prepared", PreparedOut::from(prepared));
+        return ok("transaction prepared", SentOut::Prepared(PreparedOut::from(prepared)));
     }
     let started = std::time::Instant::now();
     let published = broker.publish(&body.topic_name, message).await?;
@@ -42,9 +61,26 @@ async fn send(
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "message sent"
     );
-    ok("message sent", PublishedOut::from(published))
+    ok("message sent", SentOut::Published(PublishedOut::from(published)))
 }
 
+/// Publishes 1 to 1000 messages to one topic, all or none, in request order.
+///
+/// Needs the produce permission for the topic.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mq/messages/batch",
+    tag = "messages",
+    operation_id = "sendBatch",
+    request_body = SendBatch,
+    responses(
+        (status = 200, description = "All sent: where each landed, in request order.",
+         body = Envelope<BatchOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+        (status = 413, description = "A value is larger than the topic's `maxMessageSize`, or \
+         the body larger than the server's limit.", body = ErrorEnvelope),
+    ),
+)]
 async fn send_batch(
     broker: web::Data<Broker>,
     caller: Caller,

@@ -6,81 +6,116 @@ use chrono::{DateTime, Utc};
 use mq_broker::{Broker, Monitoring, Sections};
 use mq_model::{Alert, DeliveryMode};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::resource;
+use super::Routes;
 use crate::envelope::ok;
 use crate::extract::number;
+use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::ApiError;
 
-pub(super) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/monitoring").route(web::get().to(monitoring)))
-        .service(resource("/alerts").route(web::get().to(alerts)));
+pub(super) fn mount(routes: &mut Routes<'_>) {
+    routes.add(__path_monitoring, monitoring).add(__path_alerts, alerts);
 }
 
 /// `GET /metrics`, mounted at the root like the health checks.
-pub(super) fn mount_root(app: &mut web::ServiceConfig) {
-    app.service(
-        resource("/metrics")
-            .wrap(actix_web::middleware::from_fn(crate::security::guard))
-            .route(web::get().to(metrics)),
-    );
+pub(super) fn mount_root(routes: &mut Routes<'_>) {
+    routes.add(__path_metrics, metrics);
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct MonitoringQuery {
+    /// Only this topic (and its groups).
     topic_name: Option<String>,
+    /// The range rates are computed over: a number and `s`, `m`, `h` or `d`, at most 24 hours
+    /// (default `1h`).
+    #[param(pattern = "^([0-9]+[smhd])?$", example = "1h")]
     time_range: Option<String>,
+    /// The sections to show, comma-separated: `topics`, `consumers` (default both).
+    #[param(example = "topics,consumers")]
     metrics: Option<String>,
 }
 
 /// The design's shape, plus extra fields per topic and group.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MonitoringOut {
+    /// Per topic (unless `metrics` leaves them out).
     #[serde(skip_serializing_if = "Option::is_none")]
     topics: Option<Vec<TopicOut>>,
+    /// Per consumer group (unless `metrics` leaves them out).
     #[serde(skip_serializing_if = "Option::is_none")]
     consumers: Option<Vec<GroupOut>>,
+    /// When the view was taken.
     timestamp: DateTime<Utc>,
+    /// The range of the rates, as asked.
     time_range: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One topic's figures; rates are messages per second over the range.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TopicOut {
+    /// The topic.
     name: String,
+    /// Messages stored.
     message_count: u64,
+    /// Messages published per second.
     message_rate: f64,
+    /// Messages not yet delivered, over its groups.
     consumer_lag: u64,
+    /// Per partition.
     partitions: Vec<PartitionOut>,
+    /// Messages acknowledged per second.
     consume_rate: f64,
+    /// Delayed messages waiting.
     scheduled_count: u64,
+    /// Half messages of undecided transactions.
     half_message_count: u64,
+    /// Dead letters.
     dead_letter_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// One partition's figures.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PartitionOut {
+    /// The partition.
     partition: u32,
+    /// The next offset to append.
     offset: u64,
+    /// Messages published per second.
     message_rate: f64,
+    /// Messages stored.
     message_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// One consumer group's figures.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct GroupOut {
+    /// The group.
     group_id: String,
+    /// Its topic.
     topic_name: String,
+    /// Live consumers.
     consumer_count: u32,
+    /// Messages not yet delivered.
     total_lag: u64,
+    /// `active` with a live consumer, else `inactive`.
+    #[schema(pattern = "^(active|inactive)$")]
     status: &'static str,
+    /// Deliveries not yet acknowledged.
     pending: u64,
+    /// Age of the oldest message not yet delivered, if any.
     oldest_unconsumed_age_ms: Option<i64>,
+    /// Messages acknowledged per second.
     consume_rate: f64,
+    /// Its dead letters.
     dead_letter_count: u64,
+    /// `shared` or `ordered`.
     delivery_mode: DeliveryMode,
 }
 
@@ -156,6 +191,20 @@ fn render(view: Monitoring, chosen: Sections, range: &str) -> MonitoringOut {
     }
 }
 
+/// Rates, counts and lag per topic, partition and consumer group (design §5.2.3).
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/monitoring",
+    tag = "monitoring",
+    operation_id = "monitoring",
+    params(MonitoringQuery),
+    responses(
+        (status = 200, description = "The view.", body = Envelope<MonitoringOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn monitoring(
     broker: web::Data<Broker>,
     query: web::Query<MonitoringQuery>,
@@ -168,19 +217,36 @@ async fn monitoring(
     ok("ok", render(view, chosen, range_text))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct AlertsQuery {
+    /// Most resolved alerts to show, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Open alerts and the latest resolved ones.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AlertsOut {
+    /// Open now.
     active: Vec<Alert>,
+    /// Resolved, newest first.
     history: Vec<Alert>,
 }
 
+/// Open alerts and the history of resolved ones.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/alerts",
+    tag = "monitoring",
+    operation_id = "alerts",
+    params(AlertsQuery),
+    responses((status = 200, description = "The alerts.", body = Envelope<AlertsOut>)),
+)]
 async fn alerts(
     broker: web::Data<Broker>,
     query: web::Query<AlertsQuery>,
@@ -190,6 +256,19 @@ async fn alerts(
     ok("ok", AlertsOut { active: view.active, history: view.history })
 }
 
+/// Prometheus metrics in the text exposition format (not in the envelope).
+///
+/// Needs the admin role, unless `auth.metrics_public` makes it open.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "monitoring",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "The metrics, Prometheus text format 0.0.4.",
+         content_type = "text/plain", body = String),
+    ),
+)]
 async fn metrics(broker: web::Data<Broker>) -> Result<HttpResponse, ApiError> {
     let text = broker.render_metrics().await?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))

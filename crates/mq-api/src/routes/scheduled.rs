@@ -5,11 +5,13 @@
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::resource;
+use super::Routes;
 use crate::dto::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};
 use crate::envelope::ok;
 use crate::extract::{number, Json};
+use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::security::Caller;
 use crate::ApiError;
 
@@ -18,19 +20,36 @@ const DEFAULT_LIMIT: u64 = 100;
 
 /// Mounted after `/messages/batch`, which therefore keeps its path rather than being taken for
 /// a message id.
-pub(super) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/topics/{name}/scheduled").route(web::get().to(list)))
-        .service(resource("/messages/{messageId}").route(web::delete().to(cancel)))
-        .service(resource("/messages/{messageId}/schedule").route(web::put().to(reschedule)));
+pub(super) fn mount(routes: &mut Routes<'_>) {
+    routes.add(__path_list, list).add(__path_cancel, cancel).add(__path_reschedule, reschedule);
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Most messages to list, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// The `nextCursor` of the previous page.
     after: Option<String>,
 }
 
+/// Lists the delayed messages of a topic that wait to be due, earliest first, page by page.
+///
+/// Needs the produce permission for the topic.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/topics/{name}/scheduled",
+    tag = "messages",
+    operation_id = "listScheduled",
+    params(("name" = String, Path, description = "The topic's name."), ListQuery),
+    responses(
+        (status = 200, description = "A page of scheduled messages.",
+         body = Envelope<ScheduledPageOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn list(
     broker: web::Data<Broker>,
     name: web::Path<String>,
@@ -54,6 +73,21 @@ async fn may_handle(broker: &Broker, caller: &Caller, message_id: &str) -> Resul
     caller.may_produce(&topic)
 }
 
+/// Cancels a delayed message that is not yet due: it will never be delivered.
+///
+/// Needs the produce permission for the message's topic.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mq/messages/{messageId}",
+    tag = "messages",
+    operation_id = "cancelScheduled",
+    params(("messageId" = String, Path, description = "The delayed message's id.")),
+    responses(
+        (status = 200, description = "Cancelled.", body = Envelope<CancelledOut>),
+        (status = 404, description = "No scheduled message has this id (maybe it is due \
+         already).", body = ErrorEnvelope),
+    ),
+)]
 async fn cancel(
     broker: web::Data<Broker>,
     caller: Caller,
@@ -67,6 +101,22 @@ async fn cancel(
     )
 }
 
+/// Moves a delayed message that is not yet due to another time, later or earlier.
+///
+/// Needs the produce permission for the message's topic.
+#[utoipa::path(
+    put,
+    path = "/api/v1/mq/messages/{messageId}/schedule",
+    tag = "messages",
+    operation_id = "reschedule",
+    params(("messageId" = String, Path, description = "The delayed message's id.")),
+    request_body = Reschedule,
+    responses(
+        (status = 200, description = "Rescheduled.", body = Envelope<ScheduledOut>),
+        (status = 404, description = "No scheduled message has this id (maybe it is due \
+         already).", body = ErrorEnvelope),
+    ),
+)]
 async fn reschedule(
     broker: web::Data<Broker>,
     caller: Caller,

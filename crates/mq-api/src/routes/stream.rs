@@ -11,29 +11,48 @@ use actix_web::{web, HttpResponse};
 use mq_broker::{Broker, BrokerError, FetchRequest};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use utoipa::IntoParams;
 
-use super::resource;
+use super::Routes;
 use crate::dto::MessageOut;
 use crate::extract::number;
+use crate::openapi::ErrorEnvelope;
 use crate::security::Caller;
 use crate::ApiError;
 
 /// How long one fetch of the stream waits for messages.
 const FETCH_WAIT: Duration = Duration::from_secs(1);
-/// How often a stream with no room looks again whether acks made some.
-const ROOM_POLL: Duration = Duration::from_millis(100);
+/// How soon a stream with no room first looks again whether acks made some: a client that
+/// keeps up acks within milliseconds. Each look that finds none doubles the pause, up to
+/// [`ROOM_POLL_MAX`] for a client that is busy. (A flat 100 ms capped a stream at
+/// `maxInFlight` messages per 100 ms however fast the client acked.)
+const ROOM_POLL_FIRST: Duration = Duration::from_millis(5);
+/// The longest pause between looks for room.
+const ROOM_POLL_MAX: Duration = Duration::from_millis(100);
 
-pub(super) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/consume/stream").route(web::get().to(stream)));
+pub(super) fn mount(routes: &mut Routes<'_>) {
+    routes.add(__path_stream, stream);
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct StreamQuery {
+    /// The topic to read.
+    #[param(min_length = 1)]
     topic_name: String,
+    /// The consumer group, which must exist.
+    #[param(min_length = 1)]
     group_id: String,
+    /// This consumer's id: 1 to 255 characters, no control characters.
+    #[param(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]{1,255}$")]
     consumer_id: String,
+    /// Most unacknowledged messages out at a time, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     max_in_flight: Option<String>,
+    /// Milliseconds between heartbeat comments on an idle stream, 100 to 60000
+    /// (default 15000).
+    #[param(value_type = Option<u64>, minimum = 100, maximum = 60000)]
     heartbeat_ms: Option<String>,
 }
 
@@ -41,6 +60,26 @@ fn event(name: &str, data: &str) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
+/// Consumes as Server-Sent Events: messages are pushed as they arrive.
+///
+/// Each `event: message` carries in `data` one message as `POST /consume` returns it (with its
+/// `receipt`); acknowledge, nack or extend through the usual routes. At most `maxInFlight`
+/// unacknowledged messages are out at a time. A comment line (`: heartbeat`) comes every
+/// `heartbeatMs` on an idle stream; on shutdown the stream sends `event: end` and closes, and
+/// a broker error ends it with `event: error`. Needs the consume permission for the topic.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/consume/stream",
+    tag = "consume",
+    operation_id = "consumeStream",
+    params(StreamQuery),
+    responses(
+        (status = 200, description = "The event stream (`message`, `end` and `error` events, \
+         and heartbeat comments).", content_type = "text/event-stream", body = String),
+        (status = 404, description = "The topic or the group does not exist.",
+         body = ErrorEnvelope),
+    ),
+)]
 async fn stream(
     broker: web::Data<Broker>,
     caller: Caller,
@@ -98,6 +137,7 @@ async fn pump(
     let send = |bytes: Bytes| async { sender.send(bytes).await.map_err(|_| Stop::Gone) };
     send(Bytes::from_static(b": stream open\n\n")).await?;
     let mut last_sent = Instant::now();
+    let mut room_poll = ROOM_POLL_FIRST;
     loop {
         if broker.is_shutting_down() {
             return Err(Stop::Broker(BrokerError::ShuttingDown));
@@ -111,9 +151,11 @@ async fn pump(
             .map_err(Stop::Broker)?;
         let room = max_in_flight.saturating_sub(held);
         let messages = if room == 0 {
-            tokio::time::sleep(ROOM_POLL).await;
+            tokio::time::sleep(room_poll).await;
+            room_poll = (room_poll * 2).min(ROOM_POLL_MAX);
             Vec::new()
         } else {
+            room_poll = ROOM_POLL_FIRST;
             let request = FetchRequest {
                 topic_name: q.topic_name.clone(),
                 group_id: q.group_id.clone(),
@@ -123,9 +165,19 @@ async fn pump(
             };
             broker.fetch(&request).await.map_err(Stop::Broker)?
         };
-        for message in messages {
+        let mut messages = messages.into_iter();
+        while let Some(message) = messages.next() {
+            let receipt = message.receipt.clone();
             let data = serde_json::to_string(&MessageOut::from(message)).unwrap_or_default();
-            send(event("message", &data)).await?;
+            if send(event("message", &data)).await.is_err() {
+                // The client is gone: what it never got goes back at once, as no failed
+                // attempt, rather than after the ack timeout (which still covers a failed
+                // release, and whatever was sent but not read).
+                let unsent: Vec<String> =
+                    std::iter::once(receipt).chain(messages.map(|m| m.receipt)).collect();
+                let _ = broker.release(&q.topic_name, &q.group_id, &unsent).await;
+                return Err(Stop::Gone);
+            }
             last_sent = Instant::now();
         }
         if last_sent.elapsed() >= heartbeat {

@@ -2,36 +2,47 @@
 
 use actix_web::{web, HttpResponse};
 use mq_broker::Broker;
-use mq_model::TopicStatus;
+use mq_model::{Paged, Topic, TopicStatus};
 use mq_repo::TopicFilter;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::resource;
+use super::Routes;
 use crate::dto::{CreateTopic, MessageOut, MessagesOut, TopicCreated, UpdateTopic};
 use crate::envelope::ok;
 use crate::extract::{number, page, Json};
+use crate::openapi::{Envelope, ErrorEnvelope, Null};
 use crate::ApiError;
 
 /// `limit` of a browse when none is given.
 const DEFAULT_BROWSE_LIMIT: u64 = 100;
 
-pub(super) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/topics").route(web::get().to(list)).route(web::post().to(create)))
-        .service(
-            resource("/topics/{name}")
-                .route(web::get().to(get))
-                .route(web::put().to(update))
-                .route(web::delete().to(delete)),
-        )
-        .service(resource("/topics/{name}/messages").route(web::get().to(browse)));
+pub(super) fn mount(routes: &mut Routes<'_>) {
+    routes
+        .add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_get, get)
+        .add(__path_update, update)
+        .add(__path_delete, delete)
+        .add(__path_browse, browse);
 }
 
-#[derive(Debug, Deserialize)]
+/// The topic name in the path.
+const TOPIC_NAME: &str = "The topic's name.";
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[param(schema_with = crate::openapi::page_number)]
     page: Option<String>,
+    /// Items per page, 1 to 1000 (default 20).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     page_size: Option<String>,
+    /// Only topics in this status.
+    #[param(value_type = Option<TopicStatus>)]
     status: Option<String>,
+    /// Only topics whose name starts with this.
     prefix: Option<String>,
 }
 
@@ -47,6 +58,17 @@ fn status(raw: &str) -> Result<TopicStatus, ApiError> {
     }
 }
 
+/// Lists topics, optionally by status or name prefix.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/topics",
+    tag = "topics",
+    operation_id = "listTopics",
+    params(ListQuery),
+    responses((status = 200, description = "A page of topics.", body = Envelope<Paged<Topic>>)),
+)]
 async fn list(
     broker: web::Data<Broker>,
     query: web::Query<ListQuery>,
@@ -59,6 +81,20 @@ async fn list(
     ok("ok", broker.list_topics(&filter, page).await?)
 }
 
+/// Creates a topic (design §5.2.2); absent fields take the server's defaults.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mq/topics",
+    tag = "topics",
+    operation_id = "createTopic",
+    request_body = CreateTopic,
+    responses(
+        (status = 200, description = "Created.", body = Envelope<TopicCreated>),
+        (status = 409, description = "A topic with this name exists.", body = ErrorEnvelope),
+    ),
+)]
 async fn create(
     broker: web::Data<Broker>,
     body: Json<CreateTopic>,
@@ -69,10 +105,39 @@ async fn create(
     ok("topic created", TopicCreated::from(topic))
 }
 
+/// Shows a topic.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/topics/{name}",
+    tag = "topics",
+    operation_id = "getTopic",
+    params(("name" = String, Path, description = TOPIC_NAME)),
+    responses(
+        (status = 200, description = "The topic.", body = Envelope<Topic>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn get(broker: web::Data<Broker>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     ok("ok", broker.get_topic(&name).await?)
 }
 
+/// Changes a topic: only the fields given. Partitions grow, never shrink.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    put,
+    path = "/api/v1/mq/topics/{name}",
+    tag = "topics",
+    operation_id = "updateTopic",
+    params(("name" = String, Path, description = TOPIC_NAME)),
+    request_body = UpdateTopic,
+    responses(
+        (status = 200, description = "Updated.", body = Envelope<Topic>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn update(
     broker: web::Data<Broker>,
     name: web::Path<String>,
@@ -81,6 +146,20 @@ async fn update(
     ok("topic updated", broker.update_topic(&name, body.into_inner().into()).await?)
 }
 
+/// Deletes a topic with its messages and groups.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mq/topics/{name}",
+    tag = "topics",
+    operation_id = "deleteTopic",
+    params(("name" = String, Path, description = TOPIC_NAME)),
+    responses(
+        (status = 200, description = "Deleted; `data` is null.", body = Envelope<Null>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn delete(
     broker: web::Data<Broker>,
     name: web::Path<String>,
@@ -89,14 +168,35 @@ async fn delete(
     ok("topic deleted", ())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct BrowseQuery {
+    /// The partition (default 0).
+    #[param(value_type = Option<u32>, minimum = 0)]
     partition: Option<String>,
+    #[param(schema_with = crate::openapi::from_offset)]
     from_offset: Option<String>,
+    /// Most messages to show, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// Reads a partition's messages from an offset, without consuming them.
+///
+/// Needs the consume permission for the topic.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/topics/{name}/messages",
+    tag = "topics",
+    operation_id = "browse",
+    params(("name" = String, Path, description = TOPIC_NAME), BrowseQuery),
+    responses(
+        (status = 200, description = "The messages and `nextOffset`.",
+         body = Envelope<MessagesOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
 async fn browse(
     broker: web::Data<Broker>,
     name: web::Path<String>,

@@ -28,6 +28,11 @@ impl Caller {
         Self { name: name.to_owned(), role: Role::Admin, produce: vec![], consume: vec![] }
     }
 
+    /// The caller of a public route (the OpenAPI document, the API page): no permissions.
+    pub(crate) fn public() -> Self {
+        Self { name: "anonymous".to_owned(), role: Role::Service, produce: vec![], consume: vec![] }
+    }
+
     fn allowed(&self, patterns: &[String], topic: &str) -> bool {
         self.role == Role::Admin || patterns.iter().any(|p| glob(p, topic))
     }

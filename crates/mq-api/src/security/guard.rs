@@ -281,6 +281,32 @@ impl Guard {
     }
 }
 
+/// Who may reach a path at all, before roles: the guard and the OpenAPI document both go by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// No guard at all: the health checks, for load balancers and orchestrators (and
+    /// `/metrics` with `auth.metrics_public`).
+    Open,
+    /// No token, but the IP allow-list and the per-address rate limit: the OpenAPI document and
+    /// the API page, which a browser loads without the bearer token.
+    Public,
+    /// A token (or protected mode), then the route's role and topic permissions.
+    Token,
+}
+
+/// The [`Access`] of a request path.
+pub(crate) fn access(path: &str, metrics_public: bool) -> Access {
+    let docs = path.strip_prefix(crate::API_PREFIX) == Some("/openapi.json")
+        || path == "/docs"
+        || path.starts_with("/docs/");
+    match path {
+        "/healthz" | "/readyz" => Access::Open,
+        "/metrics" if metrics_public => Access::Open,
+        _ if docs => Access::Public,
+        _ => Access::Token,
+    }
+}
+
 /// What a route needs beyond authentication, from its pattern, method and query.
 fn route_check(
     caller: &Caller,
@@ -352,8 +378,8 @@ pub(crate) async fn guard(
     ) else {
         return Ok(next.call(request).await?.map_into_left_body());
     };
-    if path == "/healthz" || path == "/readyz" || (path == "/metrics" && guard.auth.metrics_public)
-    {
+    let access = access(&path, guard.auth.metrics_public);
+    if access == Access::Open {
         return Ok(next.call(request).await?.map_into_left_body());
     }
     let method = request.method().to_string();
@@ -368,6 +394,14 @@ pub(crate) async fn guard(
                 let reason = format!("client address {ip} is not in security.ip_allowlist");
                 return Err((ApiError::Forbidden { reason }, "anonymous".to_owned()));
             }
+        }
+        if access == Access::Public {
+            // Any token sent is ignored: the page and the document are the same for everyone.
+            if let Some(ip) = ip {
+                Guard::limit(guard.per_ip.as_ref(), &ip)
+                    .map_err(|e| (e, "anonymous".to_owned()))?;
+            }
+            return Ok(Caller::public());
         }
         let caller = match guard.authenticate(&request, &broker, ip).await {
             Ok(caller) => caller,

@@ -9,5 +9,5 @@ mod routes;
 
 pub(crate) use caller::Caller;
 pub use config::{AuthConfig, RateLimitConfig, SecurityConfig, TokenConfig};
-pub(crate) use guard::{guard, Guard};
+pub(crate) use guard::{access, guard, Access, Guard};
 pub(crate) use routes::mount;

@@ -4,41 +4,54 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use mq_broker::{Broker, BrokerError};
-use mq_model::{ApiToken, Role};
+use mq_model::{ApiToken, AuditRecord, Paged, Role};
 use mq_repo::{AuditFilter, RepoError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::envelope::ok;
 use crate::extract::{page, Json};
-use crate::routes::resource;
+use crate::openapi::{Envelope, ErrorEnvelope};
+use crate::routes::Routes;
 use crate::ApiError;
 
-pub(crate) fn mount(app: &mut web::ServiceConfig) {
-    app.service(resource("/tokens").route(web::get().to(list)).route(web::post().to(create)))
-        .service(resource("/tokens/{name}").route(web::delete().to(revoke)))
-        .service(resource("/audit-logs").route(web::get().to(audit_logs)));
+pub(crate) fn mount(routes: &mut Routes<'_>) {
+    routes
+        .add(__path_list, list)
+        .add(__path_create, create)
+        .add(__path_revoke, revoke)
+        .add(__path_audit_logs, audit_logs);
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateToken {
+    /// The token's name: who calls (the audit log's actor), unique; 1 to 255 characters, no
+    /// control characters.
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]{1,255}$")]
     name: String,
+    /// `service` (default) or `admin`.
     #[serde(default)]
     role: Role,
+    /// Topic patterns (`*` matches any run) a service token may publish to.
     #[serde(default)]
     produce: Vec<String>,
+    /// Topic patterns a service token may consume from.
     #[serde(default)]
     consume: Vec<String>,
+    /// When it stops working; never without.
     expires_at: Option<DateTime<Utc>>,
 }
 
 /// A new token: the secret is shown here once and never again.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreatedToken {
     #[serde(flatten)]
     token: ApiToken,
+    /// The secret to send as `Authorization: Bearer <tokenSecret>`; shown only now.
     token_secret: String,
 }
 
@@ -46,6 +59,20 @@ fn store(error: RepoError) -> ApiError {
     ApiError::Broker(BrokerError::Store(error))
 }
 
+/// Creates a run-time token; its secret is in the answer, and only there.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mq/tokens",
+    tag = "security",
+    operation_id = "createToken",
+    request_body = CreateToken,
+    responses(
+        (status = 200, description = "Created, with `tokenSecret`.", body = Envelope<CreatedToken>),
+        (status = 409, description = "A token with this name exists.", body = ErrorEnvelope),
+    ),
+)]
 async fn create(
     broker: web::Data<Broker>,
     body: Json<CreateToken>,
@@ -75,14 +102,41 @@ async fn create(
     )
 }
 
+/// Lists the run-time tokens, without secrets.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/tokens",
+    tag = "security",
+    operation_id = "listTokens",
+    responses((status = 200, description = "The tokens.", body = Envelope<Vec<ApiToken>>)),
+)]
 async fn list(broker: web::Data<Broker>) -> Result<HttpResponse, ApiError> {
     ok("ok", broker.metadata().tokens.list().await.map_err(store)?)
 }
 
-#[derive(Debug, Serialize)]
+/// How many tokens a revocation removed.
+#[derive(Debug, Serialize, ToSchema)]
 struct Revoked {
+    /// 1.
     revoked: u64,
 }
+
+/// Revokes a run-time token (tokens from config are changed in config).
+///
+/// Needs the admin role.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mq/tokens/{name}",
+    tag = "security",
+    operation_id = "revokeToken",
+    params(("name" = String, Path, description = "The token's name.")),
+    responses(
+        (status = 200, description = "Revoked.", body = Envelope<Revoked>),
+        (status = 400, description = "No run-time token has this name.", body = ErrorEnvelope),
+    ),
+)]
 
 async fn revoke(
     broker: web::Data<Broker>,
@@ -101,16 +155,39 @@ async fn revoke(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only records at or after this RFC 3339 time.
     from: Option<DateTime<Utc>>,
+    /// Only records before this RFC 3339 time.
     to: Option<DateTime<Utc>>,
+    /// Only records of this actor (a token's name, `local` or `anonymous`).
     actor: Option<String>,
+    /// Only records of this action, e.g. `POST /topics`.
     action: Option<String>,
+    #[param(schema_with = crate::openapi::page_number)]
     page: Option<String>,
+    /// Items per page, 1 to 1000 (default 20).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     page_size: Option<String>,
 }
+
+/// Reads the audit log: admin actions, failed authentications and refusals, newest first.
+///
+/// Needs the admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/audit-logs",
+    tag = "security",
+    operation_id = "auditLogs",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of audit records.",
+         body = Envelope<Paged<AuditRecord>>),
+    ),
+)]
 
 async fn audit_logs(
     broker: web::Data<Broker>,

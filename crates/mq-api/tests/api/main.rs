@@ -11,4 +11,5 @@ mod errors_consuming;
 mod faults;
 mod harness;
 mod messages;
+mod openapi;
 mod table;
