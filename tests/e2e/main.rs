@@ -19,9 +19,11 @@ mod flow;
 mod lists;
 mod long_poll;
 mod monitoring;
+mod mqctl;
 mod openapi;
 mod publish;
 mod redelivery;
+mod rust_client;
 mod security;
 mod server;
 mod stream;
@@ -106,6 +108,13 @@ e2e!(
         transactions::unreachable_checkback_ends_in_the_final_action,
         monitoring::monitoring_and_metrics_show_known_traffic,
         openapi::the_document_and_the_api_page_need_no_token,
+        rust_client::publish_consume_and_settle_through_the_client,
+        rust_client::the_client_streams_deliveries_and_ends_on_shutdown,
+        rust_client::topics_groups_and_typed_errors_through_the_client,
+        rust_client::dead_letters_retry_and_purge_through_the_client,
+        rust_client::transactions_and_monitoring_through_the_client,
+        rust_client::retrying_get_survives_a_restart_and_refused_calls_end_in_connect,
+        mqctl::topics_groups_send_consume_and_monitor_through_mqctl,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,

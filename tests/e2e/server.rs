@@ -293,12 +293,25 @@ impl TestServer {
     /// Kills the server with SIGKILL (no shutdown at all, as a crash or an OOM kill would)
     /// and starts it again with the same config, waiting until it is ready.
     pub async fn crash_and_restart(&mut self) {
-        let mut child = self.child.take().expect("crash_and_restart(): the server is not running");
+        self.kill();
+        self.start_again().await;
+    }
+
+    /// Kills the server with SIGKILL and reaps it; its port refuses connections until
+    /// [`TestServer::start_again`].
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("kill(): the server is not running");
         child.kill().expect("SIGKILL mq-server");
         child.wait().expect("reap the killed mq-server");
+    }
+
+    /// Starts a killed or stopped server again with the same config (same port, same stores),
+    /// waiting until it is ready.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "start_again(): the server is running");
         if let Err(failure) = self.spawn_and_wait(server_binary()).await {
             self.logs_shown = true;
-            panic!("restarting mq-server after SIGKILL: {}", failure.message);
+            panic!("starting mq-server again: {}", failure.message);
         }
     }
 
@@ -505,19 +518,31 @@ fn strip_ansi(text: &str) -> String {
 /// missing or older than the workspace's sources. `MQTEST_SERVER_BIN` names another binary.
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BINARY.get_or_init(locate_or_build) {
+    match BINARY.get_or_init(|| locate_or_build(SERVER_PACKAGE, "MQTEST_SERVER_BIN")) {
         Ok(path) => path,
         Err(message) => panic!("{message}"),
     }
 }
 
-fn locate_or_build() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("MQTEST_SERVER_BIN") {
+/// The `mqctl` binary, found or built like the server's ([`server_binary`]);
+/// `MQTEST_MQCTL_BIN` names another binary.
+pub fn mqctl_binary() -> &'static Path {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BINARY.get_or_init(|| locate_or_build("mqctl", "MQTEST_MQCTL_BIN")) {
+        Ok(path) => path,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// The binary of `package` (named like it) in this test binary's profile directory, built when
+/// missing or stale; or the file the variable `env` names.
+fn locate_or_build(package: &str, env: &str) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os(env) {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(format!("MQTEST_SERVER_BIN={} is not a file", path.display()))
+            Err(format!("{env}={} is not a file", path.display()))
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("locating the test binary: {e}"))?;
@@ -526,19 +551,18 @@ fn locate_or_build() -> Result<PathBuf, String> {
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| format!("no profile directory above {}", exe.display()))?;
-    let binary = profile_dir.join(SERVER_PACKAGE);
+    let binary = profile_dir.join(package);
     let root = workspace_root();
     if is_fresh(&binary, &root) {
         return Ok(binary);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
-    command.arg("build").arg("--manifest-path").arg(root.join("Cargo.toml")).args([
-        "-p",
-        SERVER_PACKAGE,
-        "--bin",
-        SERVER_PACKAGE,
-    ]);
+    command
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["-p", package, "--bin", package]);
     match profile_dir.file_name().and_then(|name| name.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -555,7 +579,7 @@ fn locate_or_build() -> Result<PathBuf, String> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let start = stderr.len().saturating_sub(8_000);
         return Err(format!(
-            "building the server under test failed ({}): {shown}\n{}",
+            "building {package} for the tests failed ({}): {shown}\n{}",
             output.status,
             stderr.get(start..).unwrap_or(&stderr)
         ));
@@ -563,8 +587,8 @@ fn locate_or_build() -> Result<PathBuf, String> {
     if !binary.is_file() {
         return Err(format!(
             "{shown} succeeded but {} does not exist; is the test binary in a different target \
-             directory than the build (CARGO_TARGET_DIR, --target)? Set MQTEST_SERVER_BIN to \
-             the mq-server binary.",
+             directory than the build (CARGO_TARGET_DIR, --target)? Set {env} to the {package} \
+             binary.",
             binary.display()
         ));
     }

@@ -16,14 +16,15 @@ use crate::server::{StartOptions, TestServer};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A test CA and PEM files in a scratch directory: the server's certificate (for 127.0.0.1
-/// and localhost) and key, and a client's certificate and key in one file.
-struct Pki {
+/// and localhost) and key, and a client's certificate and key in one file. Also used by the
+/// `mqctl` tests (`--ca-cert`).
+pub(crate) struct Pki {
     dir: TempDir,
     ca_pem: String,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
@@ -52,12 +53,12 @@ impl Pki {
         Pki { ca_pem: ca.pem(), dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// The `server.tls` section, with `client_ca_path` when `mutual`.
-    fn server_yaml(&self, cert_path: &Path, mutual: bool) -> String {
+    pub(crate) fn server_yaml(&self, cert_path: &Path, mutual: bool) -> String {
         let quoted = |path: &Path| serde_json::Value::from(path.to_str().unwrap()).to_string();
         let mut yaml = format!(
             "  tls:\n    enabled: true\n    cert_path: {}\n    key_path: {}\n",
@@ -72,7 +73,7 @@ impl Pki {
 
     /// An https client trusting only the test CA, presenting the client certificate when
     /// `with_identity`.
-    fn client(&self, with_identity: bool) -> reqwest::Client {
+    pub(crate) fn client(&self, with_identity: bool) -> reqwest::Client {
         // reqwest's rustls comes without a crypto provider here (see client.rs).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
@@ -164,4 +165,38 @@ async fn a_bad_cert_path_stops_the_server_naming_the_key() {
     assert!(failure.contains("exited during start-up (exit status: 1)"), "{failure}");
     assert!(failure.contains("server.tls.cert_path"), "{failure}");
     assert!(failure.contains("no-such-cert.pem"), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rust_client_talks_https_to_a_server_of_a_private_ca() {
+    let pki = Pki::new();
+    let server = TestServer::start_with(StartOptions {
+        server_yaml: pki.server_yaml(&pki.path("server.pem"), false),
+        https: Some(pki.client(false)),
+        ..StartOptions::default()
+    })
+    .await;
+    let url = format!("https://127.0.0.1:{}", server.port());
+
+    let trusting = mq_client::Client::builder(&url)
+        .ca_certificate_pem(pki.ca_pem.as_bytes())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap();
+    trusting.healthz().await.unwrap();
+    trusting.create_topic(&mq_client::CreateTopic::new("secure")).await.unwrap();
+    assert_eq!(trusting.get_topic("secure").await.unwrap().name, "secure");
+
+    // Trusting another CA, the certificate is refused: no connection.
+    let other = Pki::new();
+    let untrusting = mq_client::Client::builder(&url)
+        .ca_certificate_pem(other.ca_pem.as_bytes())
+        .retries(0)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap();
+    let refused = untrusting.healthz().await.unwrap_err();
+    assert_eq!(refused.kind(), mq_client::ErrorKind::Connect, "{refused:?}");
+    let bad = mq_client::Client::builder(&url).ca_certificate_pem("not a certificate").build();
+    assert_eq!(bad.unwrap_err().kind(), mq_client::ErrorKind::Client);
 }
