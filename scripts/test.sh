@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that checks this workspace: installs the test servers if they are missing,
-# then runs rustfmt, clippy and every test against real Redis and MongoDB-wire servers.
+# then runs rustfmt, clippy and every test against real Redis and MongoDB-wire servers, and
+# fuzzes the REST API against its OpenAPI document (scripts/api-fuzz.sh).
 #
 #   bash scripts/test.sh                  # everything
 #   bash scripts/test.sh -p mq-repo       # extra arguments go to the test runner
@@ -128,6 +129,9 @@ run cargo test --workspace --doc
 # The payment example checks its own outcome (message and local state agree after a crash at
 # each step) and exits non-zero otherwise.
 run cargo run --quiet -p mq-broker --example payment
+# The OpenAPI document validates, and schemathesis finds no 5xx and no answer that breaks it,
+# on both backends (installs its pinned tools into .tools/apitest).
+run bash scripts/api-fuzz.sh
 
 if [ "${#failed[@]}" -gt 0 ]; then
     printf '\nFAILED:\n' >&2
