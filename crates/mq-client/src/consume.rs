@@ -61,7 +61,8 @@ impl Consume {
     }
 }
 
-/// A delivered message: what it is, and the receipt that settles this delivery.
+/// A delivered message: what it is (every field of [`StoredMessage`], reached through
+/// `Deref`: `delivery.value`, `delivery.bytes()`), and the receipt that settles this delivery.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -70,29 +71,17 @@ pub struct Delivery {
     pub receipt: String,
     /// 1 for the first delivery to the group, more for retries.
     pub delivery_count: u32,
-    /// `msg_…`.
-    pub message_id: String,
-    /// The topic.
-    pub topic_name: String,
-    /// The partition.
-    pub partition: u32,
-    /// The offset in the partition.
-    pub offset: u64,
-    /// The key it was published with.
-    pub key: Option<String>,
-    /// The value: the JSON as published; for bytes that are not JSON, a string (see
-    /// `value_encoding`).
-    pub value: Value,
-    /// `Some(Base64)` when `value` is base64 of bytes that are neither JSON nor text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_encoding: Option<ValueEncoding>,
-    /// Headers (redriven dead letters carry `x-mq-redriven-from` and others).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// When it was appended.
-    pub timestamp: DateTime<Utc>,
-    /// Normal, delayed or transactional, as published.
-    pub message_type: MessageType,
+    /// The message, with the same fields browsing shows.
+    #[serde(flatten)]
+    pub message: StoredMessage,
+}
+
+impl std::ops::Deref for Delivery {
+    type Target = StoredMessage;
+
+    fn deref(&self) -> &StoredMessage {
+        &self.message
+    }
 }
 
 /// A message as browsing a partition shows it (no receipt: browsing delivers nothing).
@@ -110,12 +99,13 @@ pub struct StoredMessage {
     pub offset: u64,
     /// The key.
     pub key: Option<String>,
-    /// The value, as in [`Delivery::value`].
+    /// The value: the JSON as published; for bytes that are not JSON, a string (see
+    /// `value_encoding`).
     pub value: Value,
-    /// As in [`Delivery::value_encoding`].
+    /// `Some(Base64)` when `value` is base64 of bytes that are neither JSON nor text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_encoding: Option<ValueEncoding>,
-    /// Headers.
+    /// Headers (redriven dead letters carry `x-mq-redriven-from` and others).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// When it was appended.
@@ -124,25 +114,18 @@ pub struct StoredMessage {
     pub message_type: MessageType,
 }
 
-macro_rules! value_helpers {
-    ($type:ty) => {
-        impl $type {
-            /// The payload as bytes: base64-decoded when `value_encoding` says so, a string
-            /// value's text (without quotes), any other value as its JSON text.
-            pub fn bytes(&self) -> Result<Vec<u8>> {
-                payload(&self.value, self.value_encoding)
-            }
+impl StoredMessage {
+    /// The payload as bytes: base64-decoded when `value_encoding` says so, a string value's
+    /// text (without quotes), any other value as its JSON text.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        payload(&self.value, self.value_encoding)
+    }
 
-            /// The value read as `T`.
-            pub fn value_as<T: DeserializeOwned>(&self) -> Result<T> {
-                read_as(&self.value)
-            }
-        }
-    };
+    /// The value read as `T`.
+    pub fn value_as<T: DeserializeOwned>(&self) -> Result<T> {
+        read_as(&self.value)
+    }
 }
-
-value_helpers!(Delivery);
-value_helpers!(StoredMessage);
 
 #[derive(Debug, Deserialize)]
 struct Fetched<T> {

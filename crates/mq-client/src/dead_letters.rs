@@ -31,7 +31,7 @@ pub struct DeadLetter {
     pub failure_reason: String,
     /// Retries it had after the first delivery.
     pub retry_count: u32,
-    /// Its value, as [`crate::Delivery::value`] shows values.
+    /// Its value, as [`crate::StoredMessage::value`] shows values.
     pub message_content: Value,
     /// `Some(Base64)` when `message_content` is base64.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    /// The payload as bytes, as [`crate::Delivery::bytes`] reads it.
+    /// The payload as bytes, as [`crate::StoredMessage::bytes`] reads it.
     pub fn bytes(&self) -> Result<Vec<u8>> {
         payload(&self.message_content, self.content_encoding)
     }

@@ -85,8 +85,9 @@
 //!
 //! The API returns a message's value as the JSON that was published, or, for bytes published
 //! through the Rust library that are not JSON, as a string: their text, or base64 with
-//! `valueEncoding: "base64"`. [`Delivery::value`] is that JSON, [`Delivery::value_as`] reads it
-//! as a type, and [`Delivery::bytes`] gives the payload bytes.
+//! `valueEncoding: "base64"`. [`StoredMessage::value`] (also reached from a [`Delivery`]) is
+//! that JSON, [`StoredMessage::value_as`] reads it as a type, and [`StoredMessage::bytes`]
+//! gives the payload bytes.
 //!
 //! Answers are `Serialize` as well as `Deserialize`, to the API's JSON shape, so that a program
 //! can pass them on as JSON (`mqctl --json` does).
