@@ -1,6 +1,14 @@
 //! `subscribe`: run an async handler for each message of a group, acking on `Ok` and nacking on
 //! `Err` (retried after the group's backoff, or dead-lettered when the handler says so), with
 //! bounded concurrency and a clean stop.
+//!
+//! In shared groups acks are coalesced: a handler that succeeds hands its receipt to one acker
+//! task per subscription, which acks whatever has gathered in one call (up to [`crate::MAX_FETCH`]
+//! receipts), so a busy subscription costs one store round trip per batch rather than per
+//! message. The acker drains before the subscription leaves the group; an ack that fails or
+//! never happens (a crash) only means the message is delivered again after its ack timeout.
+//! Ordered groups ack each message before the next of its partition runs, since the broker
+//! delivers nothing past an offset still in flight.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -8,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mq_model::DeliveryMode;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::{Broker, BrokerError, FetchRequest, Nack, ReceivedMessage};
@@ -162,6 +170,14 @@ where
     async fn run(self, mut stopped: watch::Receiver<bool>) {
         let concurrency = self.options.concurrency.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
+        // Room for a few fetches' worth of receipts; a full queue holds handlers back.
+        let (acks, queued) = mpsc::channel(crate::MAX_FETCH.max(concurrency) * 2);
+        let acker = tokio::spawn(ack_batches(
+            self.broker.clone(),
+            self.topic.clone(),
+            self.group.clone(),
+            queued,
+        ));
         let mut running = JoinSet::new();
         let mut broker_down = self.broker.shutdown_signal();
         let ordered = matches!(
@@ -218,16 +234,19 @@ where
             }
             for lane in lanes.into_values().chain(singles) {
                 let Ok(permit) = permits.clone().acquire_many_owned(1).await else { break };
-                let (broker, topic, group, handler) = (
+                let (broker, topic, group, handler, acks) = (
                     self.broker.clone(),
                     self.topic.clone(),
                     self.group.clone(),
                     self.handler.clone(),
+                    // Ordered: a deferred ack would hold back the partition's next fetch.
+                    (!ordered).then(|| acks.clone()),
                 );
                 running.spawn(async move {
                     let mut lane = lane.into_iter();
                     while let Some(message) = lane.next() {
-                        if !settle(&broker, &topic, &group, &*handler, message).await {
+                        if !settle(&broker, &topic, &group, &*handler, acks.as_ref(), message).await
+                        {
                             // In an ordered partition nothing may overtake a failed message:
                             // the rest of the batch goes back, to come after its retry.
                             let rest: Vec<String> = lane.map(|m| m.receipt).collect();
@@ -240,6 +259,11 @@ where
             }
         }
         while running.join_next().await.is_some() {}
+        // Every handler is done: the acker drains what they queued and ends.
+        drop(acks);
+        if let Err(error) = acker.await {
+            tracing::warn!(%error, "the acker of a subscription failed; unacked messages are redelivered");
+        }
         if let Err(error) =
             self.broker.leave(&self.topic, &self.group, &self.options.consumer_id).await
         {
@@ -248,28 +272,58 @@ where
     }
 }
 
-/// Runs the handler on one message and settles it; returns whether the handler succeeded.
+/// Runs the handler on one message and settles it: on `Ok` queues its receipt for the acker
+/// (`acks`) or, without one, acks it at once; on `Err` nacks it at once. Returns whether the
+/// handler succeeded.
 async fn settle<H, Fut>(
     broker: &Broker,
     topic: &str,
     group: &str,
     handler: &H,
+    acks: Option<&mpsc::Sender<String>>,
     message: ReceivedMessage,
 ) -> bool
 where
     H: Fn(ReceivedMessage) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
-    let receipt = vec![message.receipt.clone()];
-    let (succeeded, outcome) = match handler(message).await {
-        Ok(()) => (true, broker.ack(topic, group, &receipt).await),
-        Err(error) => (false, broker.nack(topic, group, &receipt, &nack_for(&error)).await),
+    let receipt = message.receipt.clone();
+    let outcome = handler(message).await;
+    let receipts = [receipt];
+    let settled = match (&outcome, acks) {
+        (Ok(()), Some(acks)) => {
+            let [receipt] = receipts;
+            // The acker outlives every handler, so the queue is open; were it not, the
+            // message would come back after its ack timeout.
+            let _ = acks.send(receipt).await;
+            return true;
+        }
+        (Ok(()), None) => broker.ack(topic, group, &receipts).await,
+        (Err(error), _) => broker.nack(topic, group, &receipts, &nack_for(error)).await,
     };
     // An unsettled message is delivered again after the ack timeout, so nothing is lost.
-    if let Err(error) = outcome {
+    if let Err(error) = settled {
         tracing::warn!(%error, topic, group, "could not settle a message; it will be redelivered");
     }
-    succeeded
+    outcome.is_ok()
+}
+
+/// The acker of a subscription: acks the receipts handlers queue, as many per call as have
+/// gathered (up to [`crate::MAX_FETCH`]), until every sender is gone and the queue is empty.
+async fn ack_batches(
+    broker: Broker,
+    topic: String,
+    group: String,
+    mut queued: mpsc::Receiver<String>,
+) {
+    let mut batch = Vec::new();
+    while queued.recv_many(&mut batch, crate::MAX_FETCH).await > 0 {
+        // An unacked message is delivered again after the ack timeout: nothing is lost.
+        if let Err(error) = broker.ack(&topic, &group, &batch).await {
+            tracing::warn!(%error, topic, group, count = batch.len(), "could not ack messages; they will be redelivered");
+        }
+        batch.clear();
+    }
 }
 
 /// Releases deliveries the subscription will not process.
