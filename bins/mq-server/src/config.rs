@@ -302,6 +302,7 @@ mod tests {
         let optional = [
             "log.dir",
             "message_queue.redis.url",
+            "mongodb.pool_size",
             "server.tls.cert_path",
             "server.tls.key_path",
             "server.tls.client_ca_path",

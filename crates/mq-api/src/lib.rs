@@ -42,3 +42,35 @@ pub use error::ApiError;
 pub use openapi::openapi;
 pub use routes::{configure, API_PREFIX};
 pub use security::{AuthConfig, RateLimitConfig, SecurityConfig, TokenConfig};
+
+/// Not public API: private hot paths of this crate, reachable from its criterion benchmarks
+/// (`benches/`, which are separate crates). Hidden from the docs; may change at any time.
+#[doc(hidden)]
+pub mod __bench {
+    use serde_json::value::RawValue;
+
+    use crate::dto::{MessageOut, MessagesOut, SendBatch};
+
+    /// What `POST /messages/batch` does with its body before the broker sees it: syntax check
+    /// (as the extractor's first step), shape (fast path, path tracked only on error), then the
+    /// messages to publish. Returns how many.
+    pub fn parse_batch(body: &[u8]) -> Option<usize> {
+        let raw: Box<RawValue> = serde_json::from_slice(body).ok()?;
+        let batch: SendBatch = crate::extract::from_raw(&raw).ok()?;
+        batch.outgoing().ok().map(|messages| messages.len())
+    }
+
+    /// As [`parse_batch`] with the path tracked on every field (the extractor before its fast
+    /// path); the baseline.
+    pub fn parse_batch_tracked(body: &[u8]) -> Option<usize> {
+        let raw: Box<RawValue> = serde_json::from_slice(body).ok()?;
+        let batch: SendBatch = crate::extract::from_raw_tracked(&raw).ok()?;
+        batch.outgoing().ok().map(|messages| messages.len())
+    }
+
+    /// The JSON of a `POST /consume` answer's `data` holding these deliveries.
+    pub fn render_consumed(messages: Vec<mq_broker::ReceivedMessage>) -> Vec<u8> {
+        let messages = messages.into_iter().map(MessageOut::from).collect();
+        serde_json::to_vec(&MessagesOut { messages, next_offset: None }).unwrap_or_default()
+    }
+}

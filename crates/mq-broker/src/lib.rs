@@ -63,3 +63,19 @@ pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
 pub use subscribe::{DoNotRetry, HandlerError, RetryAfter, SubscribeOptions, Subscription};
 pub use topics::TopicUpdate;
 pub use transactions::{TxnContext, TxnFailure, TxnOptions};
+
+/// Not public API: private hot paths of this crate, reachable from its criterion benchmarks
+/// (`benches/`, which are separate crates). Hidden from the docs; may change at any time.
+#[doc(hidden)]
+pub mod __bench {
+    /// A receipt for this delivery, as consumers get it.
+    pub fn encode_receipt(partition: u32, offset: u64, delivery_count: u32) -> String {
+        crate::receipt::Receipt::new(partition, offset, delivery_count).encode()
+    }
+
+    /// `(partition, offset, delivery count)` of a receipt, or `None` when it is malformed.
+    pub fn decode_receipt(text: &str) -> Option<(u32, u64, u32)> {
+        let r = crate::receipt::Receipt::decode(text).ok()?;
+        Some((r.partition, r.offset, r.delivery_count))
+    }
+}

@@ -99,6 +99,10 @@ pub struct MongoConfig {
     pub server_selection_timeout_ms: u64,
     /// Bound on any one operation, in milliseconds (default 10000).
     pub operation_timeout_ms: u64,
+    /// Most connections per MongoDB server (the driver's `maxPoolSize`). Unset: the uri's
+    /// `maxPoolSize`, or the driver's default of 10. Every operation borrows one connection
+    /// for its round trip, so this bounds concurrent metadata calls (design §9.3).
+    pub pool_size: Option<u32>,
 }
 
 impl Default for MongoConfig {
@@ -109,6 +113,7 @@ impl Default for MongoConfig {
             connect_timeout_ms: 5_000,
             server_selection_timeout_ms: 5_000,
             operation_timeout_ms: 10_000,
+            pool_size: None,
         }
     }
 }
@@ -131,6 +136,9 @@ impl MongoConfig {
             || self.operation_timeout_ms == 0
         {
             return Err(invalid("mongodb.*_timeout_ms", "must be greater than 0"));
+        }
+        if self.pool_size == Some(0) {
+            return Err(invalid("mongodb.pool_size", "must be at least 1"));
         }
         Ok(())
     }
@@ -174,6 +182,7 @@ mod tests {
             MongoConfig { uri: "localhost".into(), ..cfg.clone() },
             MongoConfig { database: "a.b".into(), ..cfg.clone() },
             MongoConfig { database: String::new(), ..cfg.clone() },
+            MongoConfig { pool_size: Some(0), ..cfg.clone() },
             MongoConfig { operation_timeout_ms: 0, ..cfg },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");

@@ -44,3 +44,18 @@ pub use schedule::{
     Fired, MessageStores, ScheduleCursor, ScheduleStore, ScheduledEntry, ScheduledRecord,
 };
 pub use stats::{Increment, StatsStore};
+
+/// Not public API: private hot paths of this crate, reachable from its criterion benchmarks
+/// (`benches/`, which are separate crates). Hidden from the docs; may change at any time.
+#[doc(hidden)]
+pub mod __bench {
+    /// The bytes the Redis log stores for a record (the `e` field of its stream entry).
+    pub fn encode_envelope(record: crate::NewRecord) -> crate::RepoResult<Vec<u8>> {
+        crate::redis::envelope::encode(record)
+    }
+
+    /// The record the Redis log reads back from an entry's `e` field.
+    pub fn decode_envelope(bytes: &[u8]) -> crate::RepoResult<crate::Record> {
+        crate::redis::envelope::decode(bytes, 0, 0)
+    }
+}

@@ -128,6 +128,7 @@ impl MongoServer {
             connect_timeout_ms: 2_000,
             server_selection_timeout_ms: 2_000,
             operation_timeout_ms: 5_000,
+            ..MongoConfig::default()
         }
     }
 

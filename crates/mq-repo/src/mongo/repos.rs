@@ -74,6 +74,10 @@ impl MongoMetadata {
         options.connect_timeout = Some(Duration::from_millis(cfg.connect_timeout_ms));
         options.server_selection_timeout =
             Some(Duration::from_millis(cfg.server_selection_timeout_ms));
+        // Sized by config (`mongodb.pool_size`); unset keeps the uri's or the driver's.
+        if let Some(size) = cfg.pool_size {
+            options.max_pool_size = Some(size);
+        }
         // The client connects lazily; creating the indexes below is the first round trip and
         // so also proves the server is reachable.
         let client = Client::with_options(options).map_err(RepoError::mongo("connect"))?;

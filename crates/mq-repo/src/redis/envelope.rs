@@ -19,6 +19,9 @@ enum Envelope {
 struct EnvelopeV1 {
     message_id: String,
     key: Option<String>,
+    /// Written and read as one byte string rather than a sequence of `u8`s (see
+    /// [`byte_string`]): the same bytes in bincode, without a call per byte.
+    #[serde(with = "byte_string")]
     value: Vec<u8>,
     headers: BTreeMap<String, String>,
     producer_id: Option<String>,
@@ -41,6 +44,55 @@ struct EnvelopeHeadV1 {
     key: Option<String>,
 }
 
+/// The value field as serde bytes. Bincode writes a sequence of `u8` and a byte string alike (a
+/// varint length, then the raw bytes), so stored entries read back unchanged; but serde drives
+/// a `Vec<u8>` one element at a time, a visitor call and a push per byte, where bytes are one
+/// length check and one copy. The visitor still accepts a sequence, as any serde format may
+/// hand one.
+mod byte_string {
+    use std::fmt;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(Bytes)
+    }
+
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+
+        fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(bytes)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            // Capped: a damaged size hint must not reserve much.
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(byte) = seq.next_element()? {
+                out.push(byte);
+            }
+            Ok(out)
+        }
+    }
+}
+
 /// Bounds how much a damaged length prefix can make the decoder allocate: a Redis string is
 /// at most 512 MiB.
 const LIMIT: usize = 512 * 1024 * 1024;
@@ -50,7 +102,7 @@ fn config() -> impl bincode::config::Config {
 }
 
 /// Encodes a record's message fields for the `e` field.
-pub(super) fn encode(record: NewRecord) -> RepoResult<Vec<u8>> {
+pub(crate) fn encode(record: NewRecord) -> RepoResult<Vec<u8>> {
     let envelope = Envelope::V1(EnvelopeV1 {
         message_id: record.message_id,
         key: record.key,
@@ -66,7 +118,7 @@ pub(super) fn encode(record: NewRecord) -> RepoResult<Vec<u8>> {
 }
 
 /// Decodes the `e` field of the entry at `offset`, appended at `timestamp_ms`.
-pub(super) fn decode(bytes: &[u8], offset: u64, timestamp_ms: i64) -> RepoResult<Record> {
+pub(crate) fn decode(bytes: &[u8], offset: u64, timestamp_ms: i64) -> RepoResult<Record> {
     let (envelope, read): (Envelope, usize) = bincode::serde::decode_from_slice(bytes, config())
         .map_err(|e| corrupt(format!("offset {offset}: {e}")))?;
     if read != bytes.len() {
@@ -157,6 +209,42 @@ mod tests {
         }
         assert!(matches!(decode_head(b"\x09"), Err(RepoError::Corrupt { .. })));
         assert!(matches!(decode_head(&[]), Err(RepoError::Corrupt { .. })));
+    }
+
+    /// The format before the value was written as a byte string: a plain `Vec<u8>` field.
+    #[derive(Serialize)]
+    enum OldEnvelope {
+        V1(OldEnvelopeV1),
+    }
+
+    #[derive(Serialize)]
+    struct OldEnvelopeV1 {
+        message_id: String,
+        key: Option<String>,
+        value: Vec<u8>,
+        headers: BTreeMap<String, String>,
+        producer_id: Option<String>,
+        message_type: u8,
+    }
+
+    #[test]
+    fn byte_string_value_keeps_the_stored_format() {
+        // Lengths around the varint steps (250: one byte; 251+: a marker and two bytes).
+        for len in [0usize, 1, 5, 250, 251, 300, 70_000] {
+            let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let new = NewRecord { value: value.clone(), ..sample(MessageType::Delay) };
+            let old = OldEnvelope::V1(OldEnvelopeV1 {
+                message_id: new.message_id.clone(),
+                key: new.key.clone(),
+                value: value.clone(),
+                headers: new.headers.clone(),
+                producer_id: new.producer_id.clone(),
+                message_type: 1,
+            });
+            let old_bytes = bincode::serde::encode_to_vec(&old, config()).unwrap();
+            assert_eq!(encode(new).unwrap(), old_bytes, "same bytes at {len}");
+            assert_eq!(decode(&old_bytes, 0, 0).unwrap().value, value, "old entry reads at {len}");
+        }
     }
 
     #[test]

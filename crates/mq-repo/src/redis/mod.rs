@@ -1,7 +1,7 @@
 //! The Redis Streams message log and, beside it, the schedule of delayed messages and the half
 //! messages of transactions.
 
-mod envelope;
+pub(crate) mod envelope;
 mod half;
 mod keys;
 mod log;
