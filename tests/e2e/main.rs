@@ -10,6 +10,7 @@
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod bench;
 mod client;
 mod dead_letters;
 mod delay;

@@ -516,9 +516,19 @@ fn strip_ansi(text: &str) -> String {
 
 /// The `mq-server` binary next to this test binary, built once per test process when it is
 /// missing or older than the workspace's sources. `MQTEST_SERVER_BIN` names another binary.
-fn server_binary() -> &'static Path {
+pub fn server_binary() -> &'static Path {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match BINARY.get_or_init(|| locate_or_build(SERVER_PACKAGE, "MQTEST_SERVER_BIN")) {
+        Ok(path) => path,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// The `mq-bench` binary, found or built like the server's ([`server_binary`]);
+/// `MQTEST_MQ_BENCH_BIN` names another binary.
+pub fn mq_bench_binary() -> &'static Path {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BINARY.get_or_init(|| locate_or_build("mq-bench", "MQTEST_MQ_BENCH_BIN")) {
         Ok(path) => path,
         Err(message) => panic!("{message}"),
     }

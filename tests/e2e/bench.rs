@@ -1,0 +1,134 @@
+//! Smoke runs of `mq-bench` (issue 10): every scenario runs as a process with `--smoke` (tiny
+//! counts), on the memory and the Redis providers, against a server and a Redis it is given
+//! (the server binary of these tests, a Redis from `mq-testkit`), and its JSON is checked for
+//! counts that add up: every message requested was published, every message published was
+//! delivered. No timing is asserted: the figures of a smoke run mean nothing.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use mq_testkit::RedisServer;
+use serde_json::Value;
+
+use crate::server::{mq_bench_binary, server_binary};
+
+/// Runs `mq-bench <scenario> --smoke --provider <provider>` against `redis`; the scenario's
+/// entry of the JSON report.
+async fn smoke(scenario: &str, provider: &str, redis: &RedisServer) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let mut command = Command::new(mq_bench_binary());
+    command
+        .args([scenario, "--smoke", "--provider", provider, "--redis-url", redis.url()])
+        .arg("--server-bin")
+        .arg(server_binary())
+        .arg("--json")
+        .arg(&json);
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "mq-bench {scenario} --provider {provider} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let entry = scenarios
+        .iter()
+        .find(|s| s["scenario"] == scenario)
+        .unwrap_or_else(|| panic!("no {scenario} in {report:#}"))
+        .clone();
+    assert!(!entry["figures"].as_array().unwrap().is_empty(), "{entry:#}");
+    check_counts(&entry);
+    entry
+}
+
+/// For each phase: something was published, all that was requested, and all of it delivered
+/// where the scenario delivers.
+fn check_counts(entry: &Value) {
+    let counts: BTreeMap<String, u64> = serde_json::from_value(entry["counts"].clone()).unwrap();
+    let phases: Vec<&str> = counts.keys().filter_map(|k| k.strip_suffix(".published")).collect();
+    assert!(!phases.is_empty(), "no published counts: {entry:#}");
+    for phase in phases {
+        let published = counts[&format!("{phase}.published")];
+        assert!(published > 0, "{phase}: nothing published: {entry:#}");
+        for other in ["requested", "delivered"] {
+            if let Some(n) = counts.get(&format!("{phase}.{other}")) {
+                assert_eq!(*n, published, "{phase}: {other} vs published: {entry:#}");
+            }
+        }
+    }
+}
+
+async fn both_providers(scenario: &str) -> Vec<Value> {
+    let redis = RedisServer::start().await.unwrap();
+    let mut entries = Vec::new();
+    for provider in ["memory", "redis"] {
+        entries.push(smoke(scenario, provider, &redis).await);
+    }
+    entries
+}
+
+#[tokio::test]
+async fn bench_ceiling_smoke() {
+    let redis = RedisServer::start().await.unwrap();
+    let entry = smoke("ceiling", "redis", &redis).await;
+    let counts = &entry["counts"];
+    for phase in ["xadd", "script1", "script100", "script1000"] {
+        assert!(counts[format!("{phase}.published")].as_u64().unwrap() > 0, "{entry:#}");
+    }
+}
+
+#[tokio::test]
+async fn bench_publish_lib_smoke() {
+    both_providers("publish-lib").await;
+}
+
+#[tokio::test]
+async fn bench_publish_http_smoke() {
+    both_providers("publish-http").await;
+}
+
+#[tokio::test]
+async fn bench_drain_smoke() {
+    for entry in both_providers("drain").await {
+        for phase in ["subscribe", "fetch", "http"] {
+            assert!(entry["counts"][format!("{phase}.delivered")].as_u64().is_some(), "{entry:#}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bench_e2e_smoke() {
+    for entry in both_providers("e2e").await {
+        for rate in ["rate1000", "rate10000"] {
+            assert!(entry["counts"][format!("{rate}.delivered")].as_u64().is_some(), "{entry:#}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bench_delay_smoke() {
+    for entry in both_providers("delay").await {
+        let counts = &entry["counts"];
+        // The scheduler fired every message that was scheduled (on a stalled machine some
+        // may have been due by the time they were published, and were appended at once), and
+        // every message was delivered (checked with the other counts).
+        assert_eq!(counts["delayed.fired"], counts["delayed.scheduled"], "{entry:#}");
+        assert!(counts["delayed.delivered"].as_u64().is_some(), "{entry:#}");
+    }
+}
+
+#[tokio::test]
+async fn bench_backlog_smoke() {
+    for entry in both_providers("backlog").await {
+        let names: Vec<&str> = entry["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("mq-server RSS")), "{entry:#}");
+    }
+}
