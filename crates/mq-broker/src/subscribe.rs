@@ -289,17 +289,15 @@ where
 {
     let receipt = message.receipt.clone();
     let outcome = handler(message).await;
-    let receipts = [receipt];
     let settled = match (&outcome, acks) {
         (Ok(()), Some(acks)) => {
-            let [receipt] = receipts;
             // The acker outlives every handler, so the queue is open; were it not, the
             // message would come back after its ack timeout.
             let _ = acks.send(receipt).await;
             return true;
         }
-        (Ok(()), None) => broker.ack(topic, group, &receipts).await,
-        (Err(error), _) => broker.nack(topic, group, &receipts, &nack_for(error)).await,
+        (Ok(()), None) => broker.ack(topic, group, &[receipt]).await,
+        (Err(error), _) => broker.nack(topic, group, &[receipt], &nack_for(error)).await,
     };
     // An unsettled message is delivered again after the ack timeout, so nothing is lost.
     if let Err(error) = settled {
