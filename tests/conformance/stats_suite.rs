@@ -97,6 +97,31 @@ pub async fn sums_come_in_the_order_given(stats: Stats) {
     assert_eq!(stats.sums(&asked, b + 1, b).await.unwrap(), [0; 6], "an empty range");
 }
 
+pub async fn buckets_come_oldest_first_within_the_range(stats: Stats) {
+    let b = now_bucket();
+    let batch =
+        [inc("h", b, 5), inc("h", b - 2 * WIDTH, 1), inc("h", b - WIDTH, 2), inc("i", b, 9)];
+    stats.add(&batch, KEEP).await.unwrap();
+    stats.add(&[inc("h", b, 1)], KEEP).await.unwrap();
+    let asked = names(&["h", "unknown", "i"]);
+    let all = stats.buckets(&asked, i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(all, [vec![(b - 2 * WIDTH, 1), (b - WIDTH, 2), (b, 6)], vec![], vec![(b, 9)]]);
+    let inner = stats.buckets(&asked, b - WIDTH, b - 1).await.unwrap();
+    assert_eq!(inner, [vec![(b - WIDTH, 2)], vec![], vec![]], "both ends inclusive, by start");
+    assert_eq!(stats.buckets(&asked, b + 1, b).await.unwrap(), [vec![], vec![], vec![]]);
+    assert!(stats.buckets(&[], i64::MIN, i64::MAX).await.unwrap().is_empty());
+    // The buckets add up to the sums.
+    let sums = stats.sums(&asked, b - WIDTH, b).await.unwrap();
+    let from_buckets: Vec<u64> = stats
+        .buckets(&asked, b - WIDTH, b)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.iter().map(|(_, n)| n).sum())
+        .collect();
+    assert_eq!(sums, from_buckets);
+}
+
 pub async fn concurrent_adds_sum_exactly(stats: Stats) {
     const WRITERS: u64 = 8;
     const EACH: u64 = 200;

@@ -113,3 +113,50 @@ pub async fn monitoring_and_metrics_show_known_traffic(server: TestServer) {
         assert!(histograms.contains(name), "{name} missing from {histograms:?}");
     }
 }
+
+/// `GET /monitoring/history`: the counts of known traffic land in the step under way, of all
+/// topics or of one, with rates that match the counts; errors name the parameter.
+pub async fn rate_history_counts_known_traffic_per_step(server: TestServer) {
+    let api = server.api();
+    create_topic(&api, "charted", 2).await;
+    create_topic(&api, "quiet", 1).await;
+    create_group(&api, "charted", "g", Value::Null).await;
+    for i in 0..12 {
+        send(&api, "charted", Some(&format!("k{i}")), json!({"n": i})).await;
+    }
+    send(&api, "quiet", None, json!("one")).await;
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        got.extend(consume(&api, "charted", "g", "c", 5 - got.len() as u32, 1000).await);
+    }
+    assert_eq!(ack_all(&api, "charted", "g", &got).await, 5);
+
+    let all = api.get_ok("/monitoring/history?timeRange=5m").await;
+    assert_eq!(
+        keys(&all),
+        set(&["timeRange", "stepSecs", "from", "to", "published", "acked", "points"]),
+        "{all}"
+    );
+    assert_eq!((all["published"].as_u64(), all["acked"].as_u64()), (Some(13), Some(5)), "{all}");
+    assert_eq!(all["stepSecs"], 60);
+    let points = all["points"].as_array().unwrap();
+    assert!((5..=6).contains(&points.len()), "a point per minute: {all}");
+    let published: u64 = points.iter().map(|p| p["published"].as_u64().unwrap()).sum();
+    assert_eq!(published, 13);
+    for p in points {
+        let rate = p["publishRate"].as_f64().unwrap();
+        assert_eq!(rate > 0.0, p["published"].as_u64() > Some(0), "rate follows count: {p}");
+    }
+    let charted = api.get_ok("/monitoring/history?timeRange=1h&topicName=charted").await;
+    assert_eq!((charted["published"].as_u64(), charted["acked"].as_u64()), (Some(12), Some(5)));
+    let day = api.get_ok("/monitoring/history?timeRange=24h").await;
+    assert_eq!(day["stepSecs"], 480, "a day in at most 181 points: {}", day["stepSecs"]);
+    assert!(day["points"].as_array().unwrap().len() <= 181);
+    assert_eq!(day["published"], 13);
+
+    let (status, body) = api.get("/monitoring/history?timeRange=2d").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("timeRange"), "{body}");
+    let (status, _) = api.get("/monitoring/history?topicName=missing").await;
+    assert_eq!(status, 404);
+}

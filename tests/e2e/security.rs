@@ -86,6 +86,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         ),
         ("GET", "/consumers", None, Admin),
         ("GET", "/monitoring", None, Admin),
+        ("GET", "/monitoring/history", None, Admin),
         ("GET", "/alerts", None, Admin),
         ("GET", "/dead-letters", None, Admin),
         ("GET", "/transactions", None, Admin),

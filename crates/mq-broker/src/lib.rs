@@ -57,7 +57,7 @@ pub use monitoring::{
 pub use mq_txn::{CheckDecision, FinalAction, TransactionChecker, TxnConfig};
 pub use partition::partition_for_key;
 pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
-pub use rates::{BUCKET_SECS, KEEP_SECS};
+pub use rates::{RateHistory, RatePoint, BUCKET_SECS, KEEP_SECS, MAX_POINTS};
 pub use retry::{Nack, DEAD_LETTER_GRACE, MAX_NACK_DELAY, MAX_REASON_LEN};
 pub use scheduled::{ScheduledCounts, ScheduledMessage, ScheduledPage};
 pub use subscribe::{DoNotRetry, HandlerError, RetryAfter, SubscribeOptions, Subscription};

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use mq_repo::Increment;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -105,5 +106,125 @@ impl Broker {
                 }
             }
         })
+    }
+}
+
+/// Most steps a [`RateHistory`]'s range spans: a 24 h history has a point per 8 minutes (181
+/// points: the range's 180 steps, plus one since the range rarely starts on a step).
+pub const MAX_POINTS: i64 = 180;
+
+/// Published and acknowledged messages over time, all topics (or one) together: for charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateHistory {
+    /// The range asked for.
+    pub range: Duration,
+    /// Width of a point: a whole number of buckets, so that the range spans at most
+    /// [`MAX_POINTS`] of them.
+    pub step: Duration,
+    /// When the view was taken; the last point is the step that holds it.
+    pub taken_at: DateTime<Utc>,
+    /// One per step, oldest first, with no gaps: the first is the step that holds the start of
+    /// the range, so it may begin up to a step before it.
+    pub points: Vec<RatePoint>,
+}
+
+/// One step of a [`RateHistory`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatePoint {
+    /// Where the step begins.
+    pub at: DateTime<Utc>,
+    /// Messages appended to the topics' partitions.
+    pub published: u64,
+    /// Messages acknowledged, all groups together (a message two groups consume counts twice).
+    pub acked: u64,
+    /// Messages published per second: over the step, or for the current step over the seconds
+    /// of it so far.
+    pub publish_rate: f64,
+    /// Messages acknowledged per second, likewise.
+    pub consume_rate: f64,
+}
+
+impl RateHistory {
+    /// Messages published in all its points.
+    pub fn published(&self) -> u64 {
+        self.points.iter().map(|p| p.published).sum()
+    }
+
+    /// Messages acknowledged in all its points.
+    pub fn acked(&self) -> u64 {
+        self.points.iter().map(|p| p.acked).sum()
+    }
+}
+
+impl Broker {
+    /// Published and acknowledged counts per step over the `range` ending now (1 s to 24 h),
+    /// of every topic or of one (`TopicNotFound`). Counts of this instance not yet flushed are
+    /// flushed first.
+    pub async fn rate_history(
+        &self,
+        topic: Option<&str>,
+        range: Duration,
+    ) -> BrokerResult<RateHistory> {
+        if range.is_zero() || range > crate::MAX_RANGE {
+            return Err(crate::BrokerError::invalid("timeRange", "must be between 1s and 24h"));
+        }
+        if let Err(error) = self.flush_rates().await {
+            tracing::warn!(%error, "could not flush message rates before the rate history");
+        }
+        let topics = match topic {
+            Some(name) => vec![self.get_topic(name).await?],
+            None => self.every_topic().await?,
+        };
+        let mut published = Vec::new();
+        let mut acked = Vec::new();
+        for topic in &topics {
+            published.extend((0..topic.partitions).map(|p| published_series(&topic.name, p)));
+            for group in self.all_groups(&topic.name).await? {
+                acked.push(acked_series(&topic.name, &group.group_id));
+            }
+        }
+        let taken_at = self.inner.clock.now();
+        let now_secs = taken_at.timestamp();
+        let range_secs = i64::try_from(range.as_secs()).unwrap_or(i64::MAX).max(1);
+        let buckets_per_step = ((range_secs / BUCKET_SECS + MAX_POINTS - 1) / MAX_POINTS).max(1);
+        let step = BUCKET_SECS * buckets_per_step;
+        let first = (now_secs - range_secs).div_euclid(step) * step;
+        let last = now_secs.div_euclid(step) * step;
+        let slots = usize::try_from((last - first) / step + 1).unwrap_or(0);
+        let mut counts = vec![(0_u64, 0_u64); slots];
+        let stats = &self.inner.stats;
+        let (published, acked) = tokio::try_join!(
+            stats.buckets(&published, first, now_secs),
+            stats.buckets(&acked, first, now_secs),
+        )?;
+        let slot = |start: i64| usize::try_from((start - first) / step).ok().filter(|s| *s < slots);
+        for (start, n) in published.into_iter().flatten() {
+            if let Some(i) = slot(start) {
+                counts[i].0 += n;
+            }
+        }
+        for (start, n) in acked.into_iter().flatten() {
+            if let Some(i) = slot(start) {
+                counts[i].1 += n;
+            }
+        }
+        let points = counts
+            .into_iter()
+            .zip(0_i64..)
+            .map(|((published, acked), i)| {
+                let at = first + i * step;
+                // The current step has lasted only this long so far.
+                let seconds = if at == last { (now_secs - at + 1).min(step) } else { step };
+                let per_second = |n: u64| n as f64 / seconds as f64;
+                RatePoint {
+                    at: DateTime::from_timestamp(at, 0).unwrap_or_default(),
+                    published,
+                    acked,
+                    publish_rate: per_second(published),
+                    consume_rate: per_second(acked),
+                }
+            })
+            .collect();
+        Ok(RateHistory { range, step: Duration::from_secs(step.unsigned_abs()), taken_at, points })
     }
 }

@@ -38,4 +38,14 @@ pub trait StatsStore: Send + Sync + Debug {
     /// For each series, the sum of its buckets starting in `[from_secs, to_secs]` (both ends
     /// included); 0 for a series with none, and for an empty range. In the order given.
     async fn sums(&self, series: &[String], from_secs: i64, to_secs: i64) -> RepoResult<Vec<u64>>;
+
+    /// For each series, its buckets starting in `[from_secs, to_secs]` (both ends included)
+    /// as `(start, count)`, oldest first; empty for a series with none, and for an empty range.
+    /// In the order given. For charts; [`StatsStore::sums`] is cheaper for totals.
+    async fn buckets(
+        &self,
+        series: &[String],
+        from_secs: i64,
+        to_secs: i64,
+    ) -> RepoResult<Vec<Vec<(i64, u64)>>>;
 }

@@ -1,5 +1,5 @@
-//! Monitoring: `GET /monitoring` (design §5.2.3), `GET /alerts`, and `GET /metrics` at the root
-//! in the Prometheus text format.
+//! Monitoring: `GET /monitoring` (design §5.2.3), `GET /monitoring/history` (rates over time,
+//! for charts), `GET /alerts`, and `GET /metrics` at the root in the Prometheus text format.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -15,7 +15,10 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::ApiError;
 
 pub(super) fn mount(routes: &mut Routes<'_>) {
-    routes.add(__path_monitoring, monitoring).add(__path_alerts, alerts);
+    routes
+        .add(__path_monitoring, monitoring)
+        .add(__path_history, history)
+        .add(__path_alerts, alerts);
 }
 
 /// `GET /metrics`, mounted at the root like the health checks.
@@ -215,6 +218,99 @@ async fn monitoring(
     let topic = query.topic_name.as_deref().filter(|t| !t.is_empty());
     let view = broker.monitoring(topic, range, chosen).await?;
     ok("ok", render(view, chosen, range_text))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct HistoryQuery {
+    /// Only this topic.
+    topic_name: Option<String>,
+    /// How far back: a number and `s`, `m`, `h` or `d`, at most 24 hours (default `1h`).
+    #[param(pattern = "^([0-9]+[smhd])?$", example = "5m")]
+    time_range: Option<String>,
+}
+
+/// Published and acknowledged messages per step, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct HistoryOut {
+    /// The range, as asked.
+    time_range: String,
+    /// Width of each point in seconds: a whole number of minutes, so that there are at most
+    /// 181 points (a minute each up to 3 hours; 8 minutes for 24 hours).
+    step_secs: u64,
+    /// Where the first point begins (up to a step before the range starts).
+    from: DateTime<Utc>,
+    /// When the history was taken.
+    to: DateTime<Utc>,
+    /// Messages published in all the points.
+    published: u64,
+    /// Messages acknowledged in all the points, all groups together.
+    acked: u64,
+    /// One per step, with no gaps; the last is the step under way.
+    points: Vec<PointOut>,
+}
+
+/// One step.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PointOut {
+    /// Where the step begins.
+    at: DateTime<Utc>,
+    /// Messages published in it.
+    published: u64,
+    /// Messages acknowledged in it (a message two groups consume counts twice).
+    acked: u64,
+    /// Published per second over the step (the step under way: over its seconds so far).
+    publish_rate: f64,
+    /// Acknowledged per second, likewise.
+    consume_rate: f64,
+}
+
+/// Publish and consume rates over time, of every topic or one: for charts.
+///
+/// Counts are kept per minute for 24 hours, by every server instance together. Needs the
+/// admin role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/monitoring/history",
+    tag = "monitoring",
+    operation_id = "rateHistory",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "The history.", body = Envelope<HistoryOut>),
+        (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
+    ),
+)]
+async fn history(
+    broker: web::Data<Broker>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let range_text = query.time_range.as_deref().filter(|r| !r.is_empty()).unwrap_or("1h");
+    let range = mq_broker::parse_range(range_text)?;
+    let topic = query.topic_name.as_deref().filter(|t| !t.is_empty());
+    let history = broker.rate_history(topic, range).await?;
+    let out = HistoryOut {
+        time_range: range_text.to_owned(),
+        step_secs: history.step.as_secs(),
+        from: history.points.first().map_or(history.taken_at, |p| p.at),
+        to: history.taken_at,
+        published: history.published(),
+        acked: history.acked(),
+        points: history
+            .points
+            .into_iter()
+            .map(|p| PointOut {
+                at: p.at,
+                published: p.published,
+                acked: p.acked,
+                publish_rate: round(p.publish_rate),
+                consume_rate: round(p.consume_rate),
+            })
+            .collect(),
+    };
+    ok("ok", out)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

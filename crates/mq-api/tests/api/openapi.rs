@@ -547,6 +547,10 @@ async fn real_answers_fit_the_document() {
     // Monitoring and security.
     c.expect(200, "GET", &format!("{P}/monitoring?timeRange=5m"), None).await;
     c.expect(400, "GET", &format!("{P}/monitoring?timeRange=forever"), None).await;
+    let history = c.expect(200, "GET", &format!("{P}/monitoring/history?timeRange=1h"), None).await;
+    assert!(history["published"].as_u64().unwrap() > 0, "{history}");
+    c.expect(400, "GET", &format!("{P}/monitoring/history?timeRange=25h"), None).await;
+    c.expect(404, "GET", &format!("{P}/monitoring/history?topicName=nope"), None).await;
     c.expect(200, "GET", &format!("{P}/alerts?limit=5"), None).await;
     let token = json!({"name": "runtime", "role": "service", "produce": ["orders"]});
     let created = c.expect(200, "POST", &format!("{P}/tokens"), Some(token.clone())).await;

@@ -68,4 +68,24 @@ impl StatsStore for MemoryMessageLog {
         };
         Ok(series.iter().map(sum).collect())
     }
+
+    async fn buckets(
+        &self,
+        series: &[String],
+        from_secs: i64,
+        to_secs: i64,
+    ) -> RepoResult<Vec<Vec<(i64, u64)>>> {
+        let now_ms = self.clock.now_ms();
+        let counters = lock(&self.counters);
+        let buckets = |name: &String| match counters.series.get(name) {
+            Some(series) if series.expires_at_ms > now_ms && from_secs <= to_secs => series
+                .buckets
+                .range(from_secs..=to_secs)
+                .filter(|(_, count)| **count > 0)
+                .map(|(start, count)| (*start, *count))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(series.iter().map(buckets).collect())
+    }
 }

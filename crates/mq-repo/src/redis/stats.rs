@@ -7,16 +7,17 @@
 //! so the hash is scanned about once per bucket width, not on every add); then EXPIRE
 //! `keep_secs` past the newest bucket, never shortening the expiry, so an abandoned series goes
 //! as a whole. `sums` runs `stats_sums.lua` per series, which sums the range on the server
-//! rather than sending the whole hash back.
+//! rather than sending the whole hash back; `buckets` (for charts) reads each hash whole with
+//! HGETALL, at most a day of minute buckets, and keeps the range.
 //!
 //! Series live in different cluster slots, so each gets its own script call; the calls are
 //! issued together and the client pipelines them. An `add` is therefore atomic per series but
 //! not across series: after an error some series may have been added to.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use fred::prelude::Value;
+use fred::prelude::{HashesInterface, Value};
 use futures_util::future::try_join_all;
 
 use super::{keys, reply};
@@ -64,5 +65,31 @@ impl StatsStore for super::RedisMessageLog {
             reply::uint(&sum.await?, "stats sum")
         });
         try_join_all(sums).await
+    }
+
+    async fn buckets(
+        &self,
+        series: &[String],
+        from_secs: i64,
+        to_secs: i64,
+    ) -> RepoResult<Vec<Vec<(i64, u64)>>> {
+        if from_secs > to_secs {
+            return Ok(vec![Vec::new(); series.len()]);
+        }
+        let reads = series.iter().map(|series| async move {
+            let key = keys::stats(&self.prefix, series);
+            let hash: HashMap<String, i64> = self.run("read stats", self.pool.hgetall(key)).await?;
+            let mut buckets: Vec<(i64, u64)> = hash
+                .into_iter()
+                .filter_map(|(start, count)| {
+                    let start = start.parse::<i64>().ok()?;
+                    let count = u64::try_from(count).ok().filter(|c| *c > 0)?;
+                    (from_secs..=to_secs).contains(&start).then_some((start, count))
+                })
+                .collect();
+            buckets.sort_unstable();
+            Ok(buckets)
+        });
+        try_join_all(reads).await
     }
 }
