@@ -31,6 +31,8 @@ fn table_yaml() -> String {
 enum Needs {
     Open,
     Admin,
+    /// Any valid token, whatever its role and topics.
+    Token,
     /// A service token allowed to publish to (or consume from) `orders`.
     Orders,
 }
@@ -46,6 +48,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         // The API's description: no token (a browser loads it), only the IP allow-list.
         ("GET", "/openapi.json", None, Open),
         ("GET", "!/docs/", None, Open),
+        ("GET", "/whoami", None, Token),
         ("POST", "/messages", Some(json!({"topicName": "orders", "value": 1})), Orders),
         (
             "POST",
@@ -99,6 +102,7 @@ fn expected(needs: Needs, caller: &str) -> &'static [u16] {
     match (needs, caller) {
         (Needs::Open, _) => &[200],
         (_, "none" | "wrong" | "expired") => &[401],
+        (Needs::Token, _) => &[200],
         (_, "billing") => &[403],
         (Needs::Admin, "orders") => &[403],
         _ => &[200],

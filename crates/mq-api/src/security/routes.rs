@@ -1,5 +1,5 @@
 //! Tokens (`POST/GET /tokens`, `DELETE /tokens/{name}`) and the audit log
-//! (`GET /audit-logs`), admin only (the guard checks).
+//! (`GET /audit-logs`), admin only (the guard checks); and `GET /whoami`, for any caller.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use crate::envelope::ok;
 use crate::extract::{page, Json};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::routes::Routes;
+use crate::security::Caller;
 use crate::ApiError;
 
 pub(crate) fn mount(routes: &mut Routes<'_>) {
@@ -21,7 +22,53 @@ pub(crate) fn mount(routes: &mut Routes<'_>) {
         .add(__path_list, list)
         .add(__path_create, create)
         .add(__path_revoke, revoke)
-        .add(__path_audit_logs, audit_logs);
+        .add(__path_audit_logs, audit_logs)
+        .add(__path_whoami, whoami);
+}
+
+/// `GET /whoami`: the caller as the guard authenticated it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct WhoAmI {
+    /// The token's name (`local` in protected mode, `anonymous` with `auth.allow_anonymous`).
+    name: String,
+    /// `admin` or `service`.
+    role: Role,
+    /// Topic patterns it may publish to (any topic for an admin).
+    produce: Vec<String>,
+    /// Topic patterns it may consume from (any topic for an admin).
+    consume: Vec<String>,
+    /// Served without a token because none is configured and the call came from loopback.
+    protected_mode: bool,
+    /// Served without a token because `auth.allow_anonymous` is on.
+    anonymous: bool,
+}
+
+/// Who the caller is: the name, role and permissions of the token sent, or how a call without
+/// one was let in. For clients such as the web console to check a token before using it.
+///
+/// Any authenticated caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/whoami",
+    tag = "security",
+    operation_id = "whoami",
+    responses((status = 200, description = "The caller.", body = Envelope<WhoAmI>)),
+)]
+async fn whoami(request: actix_web::HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let tokenless = !request.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+    let protected_mode = tokenless && caller.name == "local";
+    ok(
+        "ok",
+        WhoAmI {
+            anonymous: tokenless && !protected_mode,
+            protected_mode,
+            name: caller.name,
+            role: caller.role,
+            produce: caller.produce,
+            consume: caller.consume,
+        },
+    )
 }
 
 /// `POST /tokens`.

@@ -551,6 +551,8 @@ async fn real_answers_fit_the_document() {
     assert!(history["published"].as_u64().unwrap() > 0, "{history}");
     c.expect(400, "GET", &format!("{P}/monitoring/history?timeRange=25h"), None).await;
     c.expect(404, "GET", &format!("{P}/monitoring/history?topicName=nope"), None).await;
+    let me = c.expect(200, "GET", &format!("{P}/whoami"), None).await;
+    assert_eq!((me["name"].as_str(), me["role"].as_str()), (Some("admin"), Some("admin")));
     c.expect(200, "GET", &format!("{P}/alerts?limit=5"), None).await;
     let token = json!({"name": "runtime", "role": "service", "produce": ["orders"]});
     let created = c.expect(200, "POST", &format!("{P}/tokens"), Some(token.clone())).await;
