@@ -318,7 +318,7 @@ stats_conformance!(
     increments_to_one_bucket_add_up,
     range_bounds_are_inclusive,
     sums_come_in_the_order_given,
-    buckets_come_oldest_first_within_the_range,
+    counts_come_per_bucket_asked_for,
     concurrent_adds_sum_exactly,
     buckets_behind_the_newest_by_more_than_keep_secs_are_dropped,
     series_no_longer_added_to_expire,

@@ -97,29 +97,24 @@ pub async fn sums_come_in_the_order_given(stats: Stats) {
     assert_eq!(stats.sums(&asked, b + 1, b).await.unwrap(), [0; 6], "an empty range");
 }
 
-pub async fn buckets_come_oldest_first_within_the_range(stats: Stats) {
+pub async fn counts_come_per_bucket_asked_for(stats: Stats) {
     let b = now_bucket();
     let batch =
         [inc("h", b, 5), inc("h", b - 2 * WIDTH, 1), inc("h", b - WIDTH, 2), inc("i", b, 9)];
     stats.add(&batch, KEEP).await.unwrap();
     stats.add(&[inc("h", b, 1)], KEEP).await.unwrap();
     let asked = names(&["h", "unknown", "i"]);
-    let all = stats.buckets(&asked, i64::MIN, i64::MAX).await.unwrap();
-    assert_eq!(all, [vec![(b - 2 * WIDTH, 1), (b - WIDTH, 2), (b, 6)], vec![], vec![(b, 9)]]);
-    let inner = stats.buckets(&asked, b - WIDTH, b - 1).await.unwrap();
-    assert_eq!(inner, [vec![(b - WIDTH, 2)], vec![], vec![]], "both ends inclusive, by start");
-    assert_eq!(stats.buckets(&asked, b + 1, b).await.unwrap(), [vec![], vec![], vec![]]);
-    assert!(stats.buckets(&[], i64::MIN, i64::MAX).await.unwrap().is_empty());
-    // The buckets add up to the sums.
-    let sums = stats.sums(&asked, b - WIDTH, b).await.unwrap();
-    let from_buckets: Vec<u64> = stats
-        .buckets(&asked, b - WIDTH, b)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.iter().map(|(_, n)| n).sum())
-        .collect();
-    assert_eq!(sums, from_buckets);
+    let buckets = [b, b - 2 * WIDTH, b + WIDTH, b - WIDTH, b];
+    let counts = stats.counts(&asked, &buckets).await.unwrap();
+    assert_eq!(counts, [vec![6, 1, 0, 2, 6], vec![0; 5], vec![9, 0, 0, 0, 9]]);
+    assert_eq!(stats.counts(&asked, &[]).await.unwrap(), vec![Vec::<u64>::new(); 3]);
+    assert!(stats.counts(&[], &buckets).await.unwrap().is_empty());
+    // They add up to the sums.
+    let sums = stats.sums(&asked, b - 2 * WIDTH, b).await.unwrap();
+    let every = [b - 2 * WIDTH, b - WIDTH, b];
+    let counted: Vec<u64> =
+        stats.counts(&asked, &every).await.unwrap().iter().map(|c| c.iter().sum()).collect();
+    assert_eq!(sums, counted);
 }
 
 pub async fn concurrent_adds_sum_exactly(stats: Stats) {

@@ -191,21 +191,23 @@ impl Broker {
         let first = (now_secs - range_secs).div_euclid(step) * step;
         let last = now_secs.div_euclid(step) * step;
         let slots = usize::try_from((last - first) / step + 1).unwrap_or(0);
-        let mut counts = vec![(0_u64, 0_u64); slots];
+        // Every bucket from the first step's start to now; bucket `b` falls in step
+        // `b / buckets_per_step`.
+        let starts: Vec<i64> =
+            (first..=now_secs).step_by(BUCKET_SECS.unsigned_abs() as usize).collect();
+        let per_step = usize::try_from(buckets_per_step).unwrap_or(1);
         let stats = &self.inner.stats;
-        let (published, acked) = tokio::try_join!(
-            stats.buckets(&published, first, now_secs),
-            stats.buckets(&acked, first, now_secs),
-        )?;
-        let slot = |start: i64| usize::try_from((start - first) / step).ok().filter(|s| *s < slots);
-        for (start, n) in published.into_iter().flatten() {
-            if let Some(i) = slot(start) {
-                counts[i].0 += n;
+        let (published, acked) =
+            tokio::try_join!(stats.counts(&published, &starts), stats.counts(&acked, &starts))?;
+        let mut counts = vec![(0_u64, 0_u64); slots];
+        for series in &published {
+            for (b, n) in series.iter().enumerate() {
+                counts[(b / per_step).min(slots - 1)].0 += n;
             }
         }
-        for (start, n) in acked.into_iter().flatten() {
-            if let Some(i) = slot(start) {
-                counts[i].1 += n;
+        for series in &acked {
+            for (b, n) in series.iter().enumerate() {
+                counts[(b / per_step).min(slots - 1)].1 += n;
             }
         }
         let points = counts

@@ -39,13 +39,8 @@ pub trait StatsStore: Send + Sync + Debug {
     /// included); 0 for a series with none, and for an empty range. In the order given.
     async fn sums(&self, series: &[String], from_secs: i64, to_secs: i64) -> RepoResult<Vec<u64>>;
 
-    /// For each series, its buckets starting in `[from_secs, to_secs]` (both ends included)
-    /// as `(start, count)`, oldest first; empty for a series with none, and for an empty range.
-    /// In the order given. For charts; [`StatsStore::sums`] is cheaper for totals.
-    async fn buckets(
-        &self,
-        series: &[String],
-        from_secs: i64,
-        to_secs: i64,
-    ) -> RepoResult<Vec<Vec<(i64, u64)>>>;
+    /// For each series, the count of each bucket asked for by its start (0 where it has none),
+    /// in the order given: `result[s][b]` is series `s` at bucket `buckets[b]`. For charts, whose
+    /// callers know the bucket width; [`StatsStore::sums`] is cheaper for totals.
+    async fn counts(&self, series: &[String], buckets: &[i64]) -> RepoResult<Vec<Vec<u64>>>;
 }

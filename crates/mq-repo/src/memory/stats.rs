@@ -69,23 +69,16 @@ impl StatsStore for MemoryMessageLog {
         Ok(series.iter().map(sum).collect())
     }
 
-    async fn buckets(
-        &self,
-        series: &[String],
-        from_secs: i64,
-        to_secs: i64,
-    ) -> RepoResult<Vec<Vec<(i64, u64)>>> {
+    async fn counts(&self, series: &[String], buckets: &[i64]) -> RepoResult<Vec<Vec<u64>>> {
         let now_ms = self.clock.now_ms();
         let counters = lock(&self.counters);
-        let buckets = |name: &String| match counters.series.get(name) {
-            Some(series) if series.expires_at_ms > now_ms && from_secs <= to_secs => series
-                .buckets
-                .range(from_secs..=to_secs)
-                .filter(|(_, count)| **count > 0)
-                .map(|(start, count)| (*start, *count))
+        let counts = |name: &String| match counters.series.get(name) {
+            Some(series) if series.expires_at_ms > now_ms => buckets
+                .iter()
+                .map(|start| series.buckets.get(start).copied().unwrap_or(0))
                 .collect(),
-            _ => Vec::new(),
+            _ => vec![0; buckets.len()],
         };
-        Ok(series.iter().map(buckets).collect())
+        Ok(series.iter().map(counts).collect())
     }
 }

@@ -7,14 +7,14 @@
 //! so the hash is scanned about once per bucket width, not on every add); then EXPIRE
 //! `keep_secs` past the newest bucket, never shortening the expiry, so an abandoned series goes
 //! as a whole. `sums` runs `stats_sums.lua` per series, which sums the range on the server
-//! rather than sending the whole hash back; `buckets` (for charts) reads each hash whole with
-//! HGETALL, at most a day of minute buckets, and keeps the range.
+//! rather than sending the whole hash back; `counts` (for charts) reads just the buckets asked
+//! for with HMGET.
 //!
 //! Series live in different cluster slots, so each gets its own script call; the calls are
 //! issued together and the client pipelines them. An `add` is therefore atomic per series but
 //! not across series: after an error some series may have been added to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use fred::prelude::{HashesInterface, Value};
@@ -67,28 +67,22 @@ impl StatsStore for super::RedisMessageLog {
         try_join_all(sums).await
     }
 
-    async fn buckets(
-        &self,
-        series: &[String],
-        from_secs: i64,
-        to_secs: i64,
-    ) -> RepoResult<Vec<Vec<(i64, u64)>>> {
-        if from_secs > to_secs {
+    async fn counts(&self, series: &[String], buckets: &[i64]) -> RepoResult<Vec<Vec<u64>>> {
+        if buckets.is_empty() {
             return Ok(vec![Vec::new(); series.len()]);
         }
-        let reads = series.iter().map(|series| async move {
+        let fields: Vec<String> = buckets.iter().map(i64::to_string).collect();
+        let reads = series.iter().map(|series| {
             let key = keys::stats(&self.prefix, series);
-            let hash: HashMap<String, i64> = self.run("read stats", self.pool.hgetall(key)).await?;
-            let mut buckets: Vec<(i64, u64)> = hash
-                .into_iter()
-                .filter_map(|(start, count)| {
-                    let start = start.parse::<i64>().ok()?;
-                    let count = u64::try_from(count).ok().filter(|c| *c > 0)?;
-                    (from_secs..=to_secs).contains(&start).then_some((start, count))
-                })
-                .collect();
-            buckets.sort_unstable();
-            Ok(buckets)
+            let fields = fields.clone();
+            async move {
+                let counts: Vec<Option<i64>> =
+                    self.run("read stats", self.pool.hmget(key, fields)).await?;
+                Ok(counts
+                    .into_iter()
+                    .map(|count| count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
+                    .collect())
+            }
         });
         try_join_all(reads).await
     }
