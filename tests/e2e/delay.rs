@@ -328,6 +328,20 @@ pub async fn scheduled_messages_are_listed_page_by_page(server: TestServer) {
     }
     assert_eq!(seen[3]["key"], "k3");
 
+    // One partition holding more than a page: the page is full and says there is more.
+    create_topic(&api, "single", 1).await;
+    let messages: Vec<Value> =
+        (0..3).map(|i| json!({"value": i, "messageType": "delay", "delaySeconds": 600})).collect();
+    api.post_ok("/messages/batch", &json!({"topicName": "single", "messages": messages})).await;
+    let first = api.get_ok("/topics/single/scheduled?limit=2").await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2), "{first}");
+    let cursor = first["nextCursor"].as_str().expect("a cursor: one more is left").to_owned();
+    let rest = api.get_ok(&format!("/topics/single/scheduled?limit=2&after={cursor}")).await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1), "{rest}");
+    assert!(rest["nextCursor"].is_null(), "{rest}");
+    let exact = api.get_ok("/topics/single/scheduled?limit=3").await;
+    assert!(exact["nextCursor"].is_null(), "a page that holds them all has no cursor: {exact}");
+
     for (path, status) in [
         ("/topics/listed/scheduled?limit=0", 400),
         ("/topics/listed/scheduled?limit=1001", 400),

@@ -74,7 +74,10 @@ impl Broker {
         let cursor = after.map(decode_cursor).transpose()?;
         let mut all = Vec::new();
         for partition in 0..found.partitions {
-            all.extend(self.inner.schedule.list(topic, partition, cursor.as_ref(), limit).await?);
+            // One more than a page from each partition: whether there is more is only known
+            // once one partition alone could fill the page and has another left.
+            let entries = self.inner.schedule.list(topic, partition, cursor.as_ref(), limit + 1);
+            all.extend(entries.await?);
         }
         all.sort_by(|a, b| (a.due_ms, &a.message_id).cmp(&(b.due_ms, &b.message_id)));
         let more = all.len() > limit;
