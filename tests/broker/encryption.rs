@@ -292,7 +292,17 @@ pub async fn unknown_or_changed_encryption_settings_are_refused(t: &BrokerUnderT
     }
     assert!(matches!(b.get_topic("bad").await, Err(BrokerError::TopicNotFound { .. })));
 
-    encrypted_topic(b, "sealed").await;
+    // A server without a key refuses the topic at creation, not at its first publish.
+    let cfg = TopicConfig { config: with("aes-256-gcm"), ..b.topic_defaults("keyless") };
+    let err = b.create_topic(cfg, "test").await.unwrap_err();
+    assert!(
+        matches!(&err, BrokerError::InvalidRequest { field: "config.encryption", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("message_queue.encryption.keys"), "{err}");
+
+    let keyed = with_keys(t, &[("k1", KEY_1)]).await;
+    encrypted_topic(&keyed, "sealed").await;
     b.create_topic(b.topic_defaults("plain"), "test").await.unwrap();
     for (topic, config) in [
         ("sealed", BTreeMap::new()),
@@ -312,4 +322,5 @@ pub async fn unknown_or_changed_encryption_settings_are_refused(t: &BrokerUnderT
     config.insert("cleanup.policy".into(), "delete".into());
     let update = TopicUpdate { config: Some(config.clone()), ..TopicUpdate::default() };
     assert_eq!(b.update_topic("sealed", update).await.unwrap().config, config);
+    keyed.shutdown().await;
 }

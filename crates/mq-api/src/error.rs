@@ -167,9 +167,15 @@ impl ApiError {
             }
             // Encryption at rest: the server's keys or stored data, never the client's to fix;
             // the details (topic, offset, key id) go to the log only.
-            ApiError::Broker(
-                B::InvalidConfig { .. } | B::EncryptionKeyMissing { .. } | B::Undecryptable { .. },
-            ) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL),
+            ApiError::Broker(B::InvalidConfig { .. } | B::Undecryptable { .. }) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+            }
+            // The topic is encrypted and this server has no key (its keys were removed after
+            // the topic was created): unavailable until an operator configures one, and the
+            // message names the setting, never a key.
+            ApiError::Broker(B::EncryptionKeyMissing { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, Message)
+            }
             ApiError::InvalidField { .. }
             | ApiError::Json(_)
             | ApiError::JsonAt { .. }
@@ -345,6 +351,11 @@ mod tests {
             delay(DelayError::Store { op: "list scheduled", source: store_corrupt }),
             500,
             "internal error",
+        );
+        check(
+            BrokerError::EncryptionKeyMissing { topic: "vault".into() },
+            503,
+            "message_queue.encryption.keys",
         );
         check(BrokerError::TopicNotFound { topic: "t".into() }, 404, "create it first");
         check(

@@ -112,6 +112,11 @@ impl fmt::Debug for Keyring {
 }
 
 impl Keyring {
+    /// Whether no key is configured (encrypted topics can then be neither written nor read).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     /// Decodes and checks the configured keys.
     pub(crate) fn from_config(cfg: &EncryptionConfig) -> BrokerResult<Self> {
         let mut keys: Vec<(String, Aes256Gcm)> = Vec::with_capacity(cfg.keys.len());

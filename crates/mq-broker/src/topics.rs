@@ -39,7 +39,14 @@ impl Broker {
     /// Creates a topic. `TopicExists` if the name is taken.
     pub async fn create_topic(&self, cfg: TopicConfig, created_by: &str) -> BrokerResult<Topic> {
         self.refuse_if_shutting_down()?;
-        crate::crypto::topic_encryption(&cfg.config)?;
+        if crate::crypto::topic_encryption(&cfg.config)? && self.inner.keyring.is_empty() {
+            // It could be created, but nothing could be published to it.
+            return Err(BrokerError::invalid(
+                "config.encryption",
+                "this server has no encryption key; configure message_queue.encryption.keys \
+                 before creating an encrypted topic",
+            ));
+        }
         let topic =
             cfg.into_topic(new_id(IdKind::Topic), created_by.to_owned(), self.inner.clock.now())?;
         let created = self.inner.meta.topics.create(topic).await.map_err(|e| match e {
