@@ -148,13 +148,27 @@ impl Broker {
         let mut groups = self.inner.meta.groups.list(&filter, page).await?;
         let now_ms = self.inner.clock.now_ms();
         for group in &mut groups.items {
-            let live = self.live_members(group, now_ms).await?;
-            group.consumer_count = u32::try_from(live.len()).unwrap_or(u32::MAX);
-            if live.is_empty() {
-                group.status = GroupStatus::Inactive;
-            }
+            self.count_live_members(group, now_ms).await?;
         }
         Ok(groups)
+    }
+
+    /// The group as [`Broker::list_groups`] shows it: `consumerCount` the number of live
+    /// consumers, `inactive` without any. `TopicNotFound`, `GroupNotFound`.
+    pub async fn describe_group(&self, topic: &str, group: &str) -> BrokerResult<ConsumerGroup> {
+        self.existing_topic(topic).await?;
+        let mut found = self.get_group(topic, group).await?;
+        self.count_live_members(&mut found, self.inner.clock.now_ms()).await?;
+        Ok(found)
+    }
+
+    /// Sets `consumer_count` and `status` from the members alive at `now_ms` (the stored
+    /// values are those of the group's creation).
+    async fn count_live_members(&self, group: &mut ConsumerGroup, now_ms: i64) -> BrokerResult<()> {
+        let live = self.live_members(group, now_ms).await?;
+        group.consumer_count = u32::try_from(live.len()).unwrap_or(u32::MAX);
+        group.status = if live.is_empty() { GroupStatus::Inactive } else { GroupStatus::Active };
+        Ok(())
     }
 
     /// Changes a group's retry policy or timeouts. `TopicNotFound`, `GroupNotFound`, and

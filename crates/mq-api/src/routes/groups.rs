@@ -118,8 +118,7 @@ async fn show(
     query: web::Query<GroupQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let topic = required("topicName", query.topic_name.as_deref())?;
-    broker.get_topic(topic).await?;
-    ok("ok", broker.get_group(topic, &group).await?)
+    ok("ok", broker.describe_group(topic, &group).await?)
 }
 
 /// Changes a group's retry policy and timeouts.

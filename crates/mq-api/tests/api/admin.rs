@@ -129,6 +129,17 @@ async fn consumer_groups_defaults_list_and_delete() {
     }
     api.group("u", "g").await;
 
+    // One group shows its live members as the list does: none yet, then the one that fetched.
+    let live = |g: &Value| (g["consumerCount"].as_u64(), g["status"].as_str().map(str::to_owned));
+    let shown = api.get("/api/v1/mq/consumer-groups/g?topicName=t").await.ok();
+    assert_eq!(live(shown.data()), (Some(0), Some("inactive".to_owned())));
+    let fetch = json!({"topicName": "t", "groupId": "g", "consumerId": "c1", "waitMs": 0});
+    api.post("/api/v1/mq/consume", &fetch).await.ok();
+    let shown = api.get("/api/v1/mq/consumer-groups/g?topicName=t").await.ok();
+    assert_eq!(live(shown.data()), (Some(1), Some("active".to_owned())));
+    let listed = api.get("/api/v1/mq/consumer-groups?topicName=t").await.ok();
+    assert_eq!(live(&listed.data()["items"][0]), live(shown.data()));
+
     let of_t = api.get("/api/v1/mq/consumer-groups?topicName=t").await.ok();
     assert_eq!(names(of_t.data(), "groupId"), ["g", "o"]);
     assert_eq!(of_t.data()["total"], 2);
