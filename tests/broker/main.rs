@@ -71,6 +71,7 @@ mod monitor {
         monitoring:
         monitoring_counts_traffic_exactly,
         a_backlog_alert_fires_once_and_resolves_once,
+        a_group_shows_when_it_last_acked,
     );
 }
 

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use mq_broker::{Broker, GroupSpec, Nack, OutgoingMessage, Sections, TxnOptions};
-use mq_model::{AlertRule, RetryPolicy, StartFrom};
+use mq_model::{AlertRule, Page, RetryPolicy, StartFrom};
 use mq_tests::recorder::Recorder;
 use mq_tests::BrokerUnderTest;
 
@@ -181,4 +182,59 @@ pub async fn a_backlog_alert_fires_once_and_resolves_once(t: &BrokerUnderTest) {
     let key = "backlog:alarming:g".to_owned();
     assert_eq!(events, [("fired".to_owned(), key.clone()), ("resolved".to_owned(), key)]);
     b.shutdown().await;
+}
+
+/// Now, to the millisecond (MongoDB keeps milliseconds), rounded down.
+fn now_ms() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap()
+}
+
+/// The group's `last_commit_time` once it is at least `since`, polling for up to ten seconds
+/// (it is written about once a second); whatever it is then, if not.
+async fn commit_time_since(b: &Broker, group: &str, since: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let started = Instant::now();
+    loop {
+        let seen = b.describe_group("committed", group).await.unwrap().last_commit_time;
+        if seen.is_some_and(|t| t >= since) || started.elapsed() > Duration::from_secs(10) {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn a_group_shows_when_it_last_acked(t: &BrokerUnderTest) {
+    let b = &t.broker;
+    topic(b, "committed", 1).await;
+    group(b, "committed", "billing", 16).await;
+    group(b, "committed", "idle", 16).await;
+    publish_n(b, "committed", 2).await;
+
+    // Fetching alone is not a commit; an ack is, written by the flusher within about a second.
+    let mut taken = Vec::new();
+    while taken.is_empty() {
+        taken = fetch(b, "committed", "billing", "c1", 1).await;
+    }
+    assert_eq!(b.describe_group("committed", "billing").await.unwrap().last_commit_time, None);
+    let before = now_ms();
+    assert_eq!(ack_all(b, "committed", "billing", &taken).await, 1);
+    let after = Utc::now();
+    let first = commit_time_since(b, "billing", before).await;
+    assert!(first.is_some_and(|t| t <= after), "{first:?} not in {before}..={after}");
+    assert_eq!(b.describe_group("committed", "idle").await.unwrap().last_commit_time, None);
+    let listed = b.list_groups(Some("committed"), Page::new(1, 10)).await.unwrap();
+    let billing = listed.items.iter().find(|g| g.group_id == "billing").unwrap();
+    assert_eq!(billing.last_commit_time, first, "listings show it too");
+
+    // Another instance acks and shuts down at once: its last flush writes the time, and
+    // every instance reads it from the shared metadata.
+    let other = t.second_instance().await;
+    let mut taken = Vec::new();
+    while taken.is_empty() {
+        taken = fetch(&other, "committed", "billing", "c2", 1).await;
+    }
+    let before = now_ms().max(first.unwrap());
+    assert_eq!(ack_all(&other, "committed", "billing", &taken).await, 1);
+    other.shutdown().await;
+    let second = b.describe_group("committed", "billing").await.unwrap().last_commit_time;
+    assert!(second.is_some_and(|t| t >= before && t <= Utc::now()), "{second:?} after {before}");
 }

@@ -230,6 +230,9 @@ meta_conformance!(
     racing_redrive_starts_have_exactly_one_winner,
     group_retry_policy_round_trips_and_updates,
     reads_racing_deletes_of_large_dead_letters_never_fail,
+    group_record_commit_keeps_the_latest_time,
+    group_record_commit_of_an_unknown_group_is_a_no_op,
+    racing_commits_keep_the_latest_time,
 );
 
 txn_conformance!(

@@ -605,3 +605,73 @@ pub async fn reads_racing_deletes_of_large_dead_letters_never_fail(s: MetadataSt
     let ((), reads) = tokio::join!(deleter, reader);
     assert!(reads > 0);
 }
+
+pub async fn group_record_commit_keeps_the_latest_time(s: MetadataStores) {
+    let g = s.groups.create(group("orders", "billing")).await.unwrap();
+    s.groups.create(group("orders", "audit")).await.unwrap();
+    s.groups.create(group("payments", "billing")).await.unwrap();
+    let last_commit = |topic: &'static str, id: &'static str| {
+        let groups = s.groups.clone();
+        async move { groups.get(topic, id).await.unwrap().unwrap().last_commit_time }
+    };
+
+    // The first commit sets the unset time; nothing else of the group changes.
+    s.groups.record_commit("orders", "billing", at(5)).await.unwrap();
+    let stored = s.groups.get("orders", "billing").await.unwrap().unwrap();
+    assert_eq!(stored, ConsumerGroup { last_commit_time: Some(at(5)), ..g.clone() });
+
+    // It never moves back; a later time moves it forward.
+    for (commit, expected) in [(3, 5), (5, 5), (9, 9), (8, 9), (-60, 9)] {
+        s.groups.record_commit("orders", "billing", at(commit)).await.unwrap();
+        assert_eq!(last_commit("orders", "billing").await, Some(at(expected)), "after {commit}");
+    }
+    // Only that group: not its neighbour, not the group of the same id on another topic.
+    assert_eq!(last_commit("orders", "audit").await, None);
+    assert_eq!(last_commit("payments", "billing").await, None);
+
+    // An update carrying an older (or no) time keeps the later stored one and changes the
+    // rest; one carrying a later time sets it.
+    for (carried, expected) in [(Some(at(1)), at(9)), (None, at(9)), (Some(at(12)), at(12))] {
+        let changed = ConsumerGroup {
+            ack_timeout_ms: 9_000,
+            last_commit_time: carried,
+            updated_at: at(10),
+            ..stored.clone()
+        };
+        let returned = s.groups.update(changed.clone()).await.unwrap();
+        let want = ConsumerGroup { last_commit_time: Some(expected), ..changed };
+        assert_eq!(returned, want, "update carrying {carried:?}");
+        assert_eq!(s.groups.get("orders", "billing").await.unwrap(), Some(want));
+    }
+}
+
+pub async fn group_record_commit_of_an_unknown_group_is_a_no_op(s: MetadataStores) {
+    s.groups.record_commit("orders", "ghost", at(1)).await.unwrap();
+    assert_eq!(s.groups.get("orders", "ghost").await.unwrap(), None);
+
+    // A deleted group is not brought back.
+    s.groups.create(group("orders", "gone")).await.unwrap();
+    s.groups.delete("orders", "gone").await.unwrap();
+    s.groups.record_commit("orders", "gone", at(2)).await.unwrap();
+    assert_eq!(s.groups.get("orders", "gone").await.unwrap(), None);
+    let all = s.groups.list(&GroupFilter::default(), Page::new(1, 10)).await.unwrap();
+    assert_eq!(all.total, 0, "{:?}", all.items);
+}
+
+pub async fn racing_commits_keep_the_latest_time(s: MetadataStores) {
+    s.groups.create(group("orders", "billing")).await.unwrap();
+    // Instances flushing at once, in no particular order: the latest time wins.
+    let minutes = [7, 2, 19, 11, 0, 18, 5, 13, 3, 16, 9, 1, 15, 4, 17, 6, 12, 8, 14, 10];
+    let tasks: Vec<_> = minutes
+        .into_iter()
+        .map(|minute| {
+            let groups = s.groups.clone();
+            tokio::spawn(async move { groups.record_commit("orders", "billing", at(minute)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stored = s.groups.get("orders", "billing").await.unwrap().unwrap();
+    assert_eq!(stored.last_commit_time, Some(at(19)));
+}

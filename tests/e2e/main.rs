@@ -109,6 +109,7 @@ e2e!(
         transactions::unreachable_checkback_ends_in_the_final_action,
         monitoring::monitoring_and_metrics_show_known_traffic,
         monitoring::rate_history_counts_known_traffic_per_step,
+        monitoring::groups_show_when_they_last_acked,
         openapi::the_document_and_the_api_page_need_no_token,
         rust_client::publish_consume_and_settle_through_the_client,
         rust_client::the_client_streams_deliveries_and_ends_on_shutdown,

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::server::TestServer;
-use crate::support::{ack_all, consume, create_group, create_topic, send};
+use crate::support::{ack_all, check_time, consume, create_group, create_topic, send};
 
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()
@@ -159,4 +159,44 @@ pub async fn rate_history_counts_known_traffic_per_step(server: TestServer) {
     assert!(body["message"].as_str().unwrap().contains("timeRange"), "{body}");
     let (status, _) = api.get("/monitoring/history?topicName=missing").await;
     assert_eq!(status, 404);
+}
+
+/// `GET /consumer-groups/{id}` shows `lastCommitTime`, written within about a second of an
+/// ack (polled for up to ten), in the listing too.
+pub async fn groups_show_when_they_last_acked(server: TestServer) {
+    let api = server.api();
+    create_topic(&api, "committed", 1).await;
+    create_group(&api, "committed", "g", Value::Null).await;
+    create_group(&api, "committed", "idle", Value::Null).await;
+    send(&api, "committed", None, json!("one")).await;
+    let path = "/consumer-groups/g?topicName=committed";
+    assert!(api.get_ok(path).await.get("lastCommitTime").is_none(), "unset until an ack");
+
+    let mut got = Vec::new();
+    while got.is_empty() {
+        got = consume(&api, "committed", "g", "c", 1, 1000).await;
+    }
+    // Milliseconds, as MongoDB keeps them.
+    let before = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis());
+    assert_eq!(ack_all(&api, "committed", "g", &got).await, 1);
+    let after = chrono::Utc::now();
+    let started = std::time::Instant::now();
+    let group = loop {
+        let group = api.get_ok(path).await;
+        if group.get("lastCommitTime").is_some() || started.elapsed().as_secs() >= 10 {
+            break group;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    check_time(&group, "lastCommitTime");
+    let at = chrono::DateTime::parse_from_rfc3339(group["lastCommitTime"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert!(before.is_some_and(|b| b <= at) && at <= after, "{at} not in {before:?}..={after}");
+
+    let listed = api.get_ok("/consumer-groups?topicName=committed").await;
+    let items = listed["items"].as_array().unwrap_or_else(|| panic!("items in {listed}"));
+    let find = |id: &str| items.iter().find(|g| g["groupId"] == id).unwrap().clone();
+    assert_eq!(find("g")["lastCommitTime"], group["lastCommitTime"], "{listed}");
+    assert!(find("idle").get("lastCommitTime").is_none(), "{listed}");
 }

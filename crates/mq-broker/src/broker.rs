@@ -14,6 +14,7 @@ use mq_repo::{
 };
 use mq_txn::Transactions;
 
+use crate::commits::CommitTimes;
 use crate::metrics::Metrics;
 use crate::rates::RateCounts;
 use tokio::sync::{watch, Notify};
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) txns: Transactions,
     pub(crate) metrics: Metrics,
     pub(crate) rates: Arc<RateCounts>,
+    /// The latest ack time of each group, not yet written to its metadata.
+    pub(crate) commits: CommitTimes,
     pub(crate) stats: Arc<dyn StatsStore>,
     pub(crate) half: Arc<dyn HalfMessageStore>,
     pub(crate) alerts: crate::alerts::AlertState,
@@ -135,6 +138,7 @@ impl Broker {
                 txns,
                 metrics,
                 rates,
+                commits: CommitTimes::default(),
                 stats: messages.stats,
                 half: messages.half.clone(),
                 alerts: crate::alerts::AlertState::default(),
@@ -169,7 +173,8 @@ impl Broker {
     }
 
     /// Starts the background tasks (retention, the delayed-message scheduler, transaction
-    /// check-backs, the flush of message rates, alert evaluation). Call once.
+    /// check-backs, the flush of message rates and groups' last ack times, alert evaluation).
+    /// Call once.
     pub fn start_background(&self) {
         let retention = tokio::spawn(crate::retention::run(self.clone(), self.shutdown_signal()));
         let delay = self.inner.delay.spawn(self.shutdown_signal());

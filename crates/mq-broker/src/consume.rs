@@ -441,6 +441,9 @@ impl Broker {
         self.inner.metrics.acked.with_label_values(&[topic, group]).inc_by(acked);
         let series = crate::rates::acked_series(topic, group);
         self.inner.rates.add(series, self.inner.clock.now_ms(), acked);
+        if acked > 0 {
+            self.inner.commits.note(topic, group, self.inner.clock.now());
+        }
         Ok(acked)
     }
 

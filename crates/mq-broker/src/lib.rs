@@ -14,6 +14,7 @@
 
 mod alerts;
 mod broker;
+mod commits;
 mod config;
 mod consume;
 mod crypto;

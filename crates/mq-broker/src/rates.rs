@@ -89,7 +89,8 @@ impl Broker {
         Ok(sums.into_iter().map(|n| n as f64 / range_secs as f64).collect())
     }
 
-    /// Flushes every second until shutdown, then once more.
+    /// Flushes the counts, and the groups' last ack times ([`crate::commits`]), every second
+    /// until shutdown, then once more.
     pub(crate) fn spawn_rate_flusher(&self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         let broker = self.clone();
         tokio::spawn(async move {
@@ -100,6 +101,9 @@ impl Broker {
                 }
                 if let Err(error) = broker.flush_rates().await {
                     tracing::warn!(%error, "could not write message rates; retrying");
+                }
+                if let Err(error) = broker.flush_commit_times().await {
+                    tracing::warn!(%error, "could not write groups' last commit times; retrying");
                 }
                 if *shutdown.borrow() {
                     break;

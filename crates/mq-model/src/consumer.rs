@@ -46,7 +46,9 @@ pub struct ConsumerGroup {
     pub retry_policy: RetryPolicy,
     /// Free-form extra settings.
     pub config: BTreeMap<String, String>,
-    /// When a member last acknowledged a message.
+    /// When a member last acknowledged a message; unset until the first ack. Written at most
+    /// once a second per group (and on shutdown) by the server instance that saw the ack, so
+    /// it may lag by about a second; it never moves back, whichever instance writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_commit_time: Option<DateTime<Utc>>,
     /// When it was created.

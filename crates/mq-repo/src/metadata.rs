@@ -56,12 +56,22 @@ pub trait ConsumerGroupRepository: Send + Sync + Debug {
     async fn get(&self, topic: &str, group_id: &str) -> RepoResult<Option<ConsumerGroup>>;
     /// Groups matching the filter, sorted by topic name, then group id.
     async fn list(&self, filter: &GroupFilter, page: Page) -> RepoResult<Paged<ConsumerGroup>>;
-    /// Replaces the group with the same topic and id; `NotFound` if there is none.
+    /// Replaces the group with the same topic and id, except that `last_commit_time` keeps
+    /// the later of the stored and the given value (a concurrent [`record_commit`] is never
+    /// undone); returns what is stored. `NotFound` if there is none.
+    ///
+    /// [`record_commit`]: ConsumerGroupRepository::record_commit
     async fn update(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup>;
     /// Deletes a group; `NotFound` if there is none.
     async fn delete(&self, topic: &str, group_id: &str) -> RepoResult<()>;
     /// Deletes every group of a topic; returns how many.
     async fn delete_by_topic(&self, topic: &str) -> RepoResult<u64>;
+    /// Notes that a member of the group acknowledged a message at `at`: sets the group's
+    /// `last_commit_time` to `at` unless it is already later, in one atomic write, so it never
+    /// moves back however instances race. `updated_at` is left alone (it tracks changes of
+    /// the settings). A group that does not exist is left so: not an error, not recreated.
+    async fn record_commit(&self, topic: &str, group_id: &str, at: DateTime<Utc>)
+        -> RepoResult<()>;
 }
 
 /// Which consumers a listing returns.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use mq_model::{
     Alert, ApiToken, AuditRecord, Consumer, ConsumerGroup, DeadLetterMessage, Page, Paged, Redrive,
     Topic, Transaction,
@@ -149,8 +150,9 @@ impl ConsumerGroupRepository for MemoryMetadata {
             .groups
             .get_mut(&key)
             .ok_or_else(|| not_found("consumer group", &group.group_id))?;
-        *slot = group.clone();
-        Ok(group)
+        let last_commit_time = slot.last_commit_time.max(group.last_commit_time);
+        *slot = ConsumerGroup { last_commit_time, ..group };
+        Ok(slot.clone())
     }
 
     async fn delete(&self, topic: &str, group_id: &str) -> RepoResult<()> {
@@ -167,6 +169,19 @@ impl ConsumerGroupRepository for MemoryMetadata {
         let before = state.groups.len();
         state.groups.retain(|(t, _), _| t != topic);
         Ok((before - state.groups.len()) as u64)
+    }
+
+    async fn record_commit(
+        &self,
+        topic: &str,
+        group_id: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<()> {
+        let mut state = self.state();
+        if let Some(group) = state.groups.get_mut(&(topic.to_owned(), group_id.to_owned())) {
+            group.last_commit_time = group.last_commit_time.max(Some(at));
+        }
+        Ok(())
     }
 }
 

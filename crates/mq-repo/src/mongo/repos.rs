@@ -19,6 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -30,7 +31,8 @@ use serde::de::DeserializeOwned;
 #[cfg(doc)]
 use super::dead_letter_docs::DeadLetterDoc;
 use super::docs::{
-    decode, encode, ConsumerDoc, GroupDoc, TopicDoc, CONSUMERS, CONSUMER_GROUPS, TOPICS,
+    decode, encode, to_bson_time, ConsumerDoc, GroupDoc, TopicDoc, CONSUMERS, CONSUMER_GROUPS,
+    TOPICS,
 };
 use super::indexes::ensure_indexes;
 use super::queries::{consumer_query, group_query, topic_query};
@@ -352,18 +354,32 @@ impl ConsumerGroupRepository for MongoMetadata {
     }
 
     async fn update(&self, group: ConsumerGroup) -> RepoResult<ConsumerGroup> {
+        const OP: &str = "update consumer group";
         let doc = GroupDoc::from(group);
         let filter = doc! { "group_id": &doc.group_id, "topic_name": &doc.topic_name };
-        let id = doc.group_id.clone();
-        self.replace::<GroupDoc, _>(
-            "update consumer group",
-            CONSUMER_GROUPS,
-            "consumer group",
-            filter,
-            encode("consumer group", &doc)?,
-            || RepoError::NotFound { kind: "consumer group", id },
-        )
-        .await
+        // Every field is set except `last_commit_time`, which goes through `$max` like
+        // `record_commit`, so an update racing a commit flush cannot move it back. The stored
+        // `_id` stays (MongoDB never changes it).
+        let mut set = encode("consumer group", &doc)?;
+        set.remove("_id");
+        set.remove("last_commit_time");
+        let mut update = doc! { "$set": set };
+        if let Some(at) = doc.last_commit_time {
+            update.insert("$max", doc! { "last_commit_time": Bson::DateTime(at) });
+        }
+        let stored = self
+            .bounded(OP, async {
+                self.coll(CONSUMER_GROUPS)
+                    .find_one_and_update(filter, update)
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(RepoError::mongo(OP))
+            })
+            .await?;
+        match stored {
+            Some(stored) => decode::<GroupDoc, _>("consumer group", stored),
+            None => Err(RepoError::NotFound { kind: "consumer group", id: doc.group_id }),
+        }
     }
 
     async fn delete(&self, topic: &str, group_id: &str) -> RepoResult<()> {
@@ -378,6 +394,27 @@ impl ConsumerGroupRepository for MongoMetadata {
     async fn delete_by_topic(&self, topic: &str) -> RepoResult<u64> {
         let filter = doc! { "topic_name": topic };
         self.delete_many("delete consumer groups of topic", CONSUMER_GROUPS, filter).await
+    }
+
+    async fn record_commit(
+        &self,
+        topic: &str,
+        group_id: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<()> {
+        const OP: &str = "record consumer group commit";
+        let filter = doc! { "group_id": group_id, "topic_name": topic };
+        // `$max` compares in BSON order, where the `null` of a group that never committed
+        // sorts below every date; no upsert, so a deleted group is not brought back.
+        let update = doc! { "$max": { "last_commit_time": Bson::DateTime(to_bson_time(at)) } };
+        self.bounded(OP, async {
+            self.coll(CONSUMER_GROUPS)
+                .update_one(filter, update)
+                .await
+                .map(drop)
+                .map_err(RepoError::mongo(OP))
+        })
+        .await
     }
 }
 
