@@ -48,6 +48,9 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         // The API's description: no token (a browser loads it), only the IP allow-list.
         ("GET", "/openapi.json", None, Open),
         ("GET", "!/docs/", None, Open),
+        // The web console's files: no token either; its API calls need one.
+        ("GET", "!/console/", None, Open),
+        ("GET", "!/console/js/app.js", None, Open),
         ("GET", "/whoami", None, Token),
         ("POST", "/messages", Some(json!({"topicName": "orders", "value": 1})), Orders),
         (

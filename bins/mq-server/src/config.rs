@@ -38,6 +38,8 @@ pub struct Config {
     pub auth: mq_api::AuthConfig,
     /// Address allow-list, trusted proxies, rate limits, audit retention (design §7).
     pub security: mq_api::SecurityConfig,
+    /// The web console at `/console/`.
+    pub console: mq_api::ConsoleConfig,
 }
 
 /// The HTTP server (`server.*`).
@@ -169,6 +171,7 @@ impl Config {
             json_limit_bytes: self.server.json_limit_bytes,
             auth: self.auth.clone(),
             security: self.security.clone(),
+            console: self.console.clone(),
         }
     }
 }
@@ -300,6 +303,7 @@ mod tests {
         let listed = keys_of(Figment::from(Yaml::string(DEFAULT_YAML)));
         let all = keys_of(Figment::from(Serialized::defaults(Config::default())));
         let optional = [
+            "console.assets_dir",
             "log.dir",
             "message_queue.redis.url",
             "mongodb.pool_size",

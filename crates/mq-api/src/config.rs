@@ -1,4 +1,6 @@
-//! The API's config: how large a JSON request body may be.
+//! The API's config: how large a JSON request body may be, and the web console.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,27 @@ pub struct ApiConfig {
     pub auth: crate::AuthConfig,
     /// Address lists, rate limits, audit retention.
     pub security: crate::SecurityConfig,
+    /// The web console at `/console/`.
+    pub console: ConsoleConfig,
+}
+
+/// The web console (`console.*`): a browser UI over this API, served by the server itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve it at `/console/` (default true). Off, `/console` answers 404 like any unknown
+    /// path. The pages need no token to load; every call they make does.
+    pub enabled: bool,
+    /// Read the files from this directory on every request instead of the copy compiled into
+    /// the server: for working on the console (`crates/mq-api/console`) without rebuilding.
+    /// Unset (the default) serves the compiled-in copy.
+    pub assets_dir: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self { enabled: true, assets_dir: None }
+    }
 }
 
 impl Default for ApiConfig {
@@ -32,6 +55,7 @@ impl Default for ApiConfig {
             json_limit_bytes: DEFAULT_JSON_LIMIT_BYTES,
             auth: crate::AuthConfig::default(),
             security: crate::SecurityConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }

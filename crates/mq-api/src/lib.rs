@@ -37,7 +37,7 @@ mod routes;
 mod security;
 mod value;
 
-pub use config::{ApiConfig, DEFAULT_JSON_LIMIT_BYTES};
+pub use config::{ApiConfig, ConsoleConfig, DEFAULT_JSON_LIMIT_BYTES};
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use routes::{configure, API_PREFIX};

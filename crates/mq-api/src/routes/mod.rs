@@ -11,9 +11,11 @@
 //! some other way; the tests `every_route_is_mounted_through_routes_add` (a scan of this
 //! crate's sources for any other way of mounting) and `every_documented_operation_is_routed`
 //! (each documented method and path, called on the real app, reaches a handler rather than
-//! the 404 or 405 envelope) hold that. The one exception is the API page at `/docs`, the
-//! document's viewer, mounted by `docs::mount_ui`.
+//! the 404 or 405 envelope) hold that. The exceptions are the two browser UIs over the API, not
+//! part of it: the API page at `/docs`, the document's viewer, mounted by `docs::mount_ui`, and
+//! the web console at `/console/`, mounted by `console::mount_ui`.
 
+mod console;
 mod consume;
 mod consumers;
 mod dead_letters;
@@ -62,6 +64,7 @@ pub fn configure(
             .app_data(extract::path_config());
         Routes::mount(app, "", true, root);
         docs::mount_ui(app);
+        console::mount_ui(app, &cfg.console);
         app.service(
             web::scope(API_PREFIX)
                 // The guard inside the observer, so refusals are counted and logged too.

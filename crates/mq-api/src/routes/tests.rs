@@ -38,6 +38,9 @@ const KNOWN: &[(&str, &str, usize, &str)] = &[
     ("routes/docs.rs", ".service(", 3, "the API page"),
     ("routes/docs.rs", "web::resource(", 1, "the API page's redirect from /docs to /docs/"),
     ("routes/docs.rs", ".route(", 1, "the API page's redirect"),
+    ("routes/console.rs", "web::scope(", 1, "the web console, a client of the API"),
+    ("routes/console.rs", ".service(", 1, "the web console"),
+    ("routes/console.rs", "default_service(", 1, "the web console's files"),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -287,8 +287,8 @@ pub(crate) enum Access {
     /// No guard at all: the health checks, for load balancers and orchestrators (and
     /// `/metrics` with `auth.metrics_public`).
     Open,
-    /// No token, but the IP allow-list and the per-address rate limit: the OpenAPI document and
-    /// the API page, which a browser loads without the bearer token.
+    /// No token, but the IP allow-list and the per-address rate limit: the OpenAPI document, the
+    /// API page and the web console's files, which a browser loads without the bearer token.
     Public,
     /// A token (or protected mode), then the route's role and topic permissions.
     Token,
@@ -296,9 +296,12 @@ pub(crate) enum Access {
 
 /// The [`Access`] of a request path.
 pub(crate) fn access(path: &str, metrics_public: bool) -> Access {
+    let under = |root: &str| {
+        path.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     let docs = path.strip_prefix(crate::API_PREFIX) == Some("/openapi.json")
-        || path == "/docs"
-        || path.starts_with("/docs/");
+        || under("/docs")
+        || under("/console");
     match path {
         "/healthz" | "/readyz" => Access::Open,
         "/metrics" if metrics_public => Access::Open,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod console;
 mod delay;
 mod errors;
 mod errors_consuming;
