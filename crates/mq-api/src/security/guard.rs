@@ -389,6 +389,12 @@ pub(crate) async fn guard(
     let route = request.match_pattern().unwrap_or_else(|| path.clone());
     let ip = guard.client_ip(&request);
     let ip_text = ip.map_or_else(|| "local".to_owned(), |ip| ip.to_string());
+    // `GET /whoami` without a token is how a client (the console's sign-in screen) asks
+    // whether it needs one: its 401 is an answer, not a failed authentication, so it is neither
+    // counted against the address nor audited. A wrong token still is.
+    let probe = method == "GET"
+        && route.strip_prefix(crate::API_PREFIX) == Some("/whoami")
+        && !request.headers().contains_key(actix_web::http::header::AUTHORIZATION);
 
     let decided: Result<Caller, (ApiError, String)> = async {
         if let Some(ip) = ip {
@@ -409,7 +415,7 @@ pub(crate) async fn guard(
         let caller = match guard.authenticate(&request, &broker, ip).await {
             Ok(caller) => caller,
             Err(error) => {
-                if let (Some(ip), ApiError::Unauthorized { .. }) = (ip, &error) {
+                if let (Some(ip), ApiError::Unauthorized { .. }, false) = (ip, &error, probe) {
                     Guard::limit(guard.failures.as_ref(), &ip)
                         .map_err(|e| (e, "anonymous".to_owned()))?;
                 }
@@ -430,8 +436,10 @@ pub(crate) async fn guard(
         Err((error, actor)) => {
             let response = error.error_response();
             let status = response.status().as_u16();
-            audit(&broker, actor, ip_text, &method, &route, &path, status).await;
-            guard.purge_old_audit(&broker);
+            if !(probe && status == 401) {
+                audit(&broker, actor, ip_text, &method, &route, &path, status).await;
+                guard.purge_old_audit(&broker);
+            }
             Ok(request.into_response(response).map_into_right_body())
         }
         Ok(caller) => {

@@ -296,3 +296,42 @@ async fn whoami_names_the_caller_and_how_it_got_in() {
     assert_eq!(status, 200);
     assert_eq!((&me["protectedMode"], &me["anonymous"]), (&json!(false), &json!(true)));
 }
+
+/// Asking `GET /whoami` without a token is how the sign-in screen learns that it needs one:
+/// the 401 is neither a failed authentication counted against the address nor audited, while
+/// a wrong token still is both.
+#[actix_web::test]
+async fn asking_whoami_without_a_token_is_not_a_failed_sign_in() {
+    let mut cfg = with_tokens();
+    cfg.security.rate_limit.auth_failures_per_minute = 2;
+    let app = test::init_service(App::new().configure(mq_api::configure(broker(), cfg))).await;
+    let peer: std::net::SocketAddr = "192.0.2.9:4000".parse().unwrap();
+    let whoami = |token: Option<&str>| {
+        let mut request = TestRequest::get().uri("/api/v1/mq/whoami").peer_addr(peer);
+        if let Some(token) = token {
+            request = request.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        request.to_request()
+    };
+    for _ in 0..5 {
+        assert_eq!(test::call_service(&app, whoami(None)).await.status().as_u16(), 401);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(test::call_service(&app, whoami(Some("wrong"))).await.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429], "wrong tokens are counted");
+
+    let request = TestRequest::get()
+        .uri("/api/v1/mq/audit-logs?actor=anonymous")
+        .insert_header(("authorization", format!("Bearer {ADMIN}")));
+    let response = test::call_service(&app, request.to_request()).await;
+    let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+    let statuses: Vec<u64> = body["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 3, "only the wrong tokens are audited: {body}");
+}
