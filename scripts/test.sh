@@ -132,6 +132,10 @@ run cargo run --quiet -p mq-broker --example payment
 # The OpenAPI document validates, and schemathesis finds no 5xx and no answer that breaks it,
 # on both backends (installs its pinned tools into .tools/apitest).
 run bash scripts/api-fuzz.sh
+# The web console in headless Chromium (playwright-core): sign-in, topics, a dead letter retried
+# and a scheduled message cancelled from the console, on both backends; installs chromium and
+# the pinned playwright-core; screenshots land in target/console-e2e/.
+run bash scripts/console-e2e.sh
 
 if [ "${#failed[@]}" -gt 0 ]; then
     printf '\nFAILED:\n' >&2
