@@ -141,13 +141,7 @@ impl Broker {
         if range.is_zero() || range > MAX_RANGE {
             return Err(BrokerError::invalid("timeRange", "must be between 1s and 24h"));
         }
-        if let Err(error) = self.flush_rates().await {
-            tracing::warn!(%error, "could not flush message rates before monitoring");
-        }
-        let topics = match topic {
-            Some(name) => vec![self.get_topic(name).await?],
-            None => self.every_topic().await?,
-        };
+        let topics = self.topics_to_watch(topic).await?;
         let mut out = Monitoring {
             topics: Vec::new(),
             consumers: Vec::new(),
@@ -168,6 +162,18 @@ impl Broker {
             }
         }
         Ok(out)
+    }
+
+    /// Every topic, or the one named (`TopicNotFound`), after flushing this instance's rate
+    /// counts so that views of them include its latest traffic.
+    pub(crate) async fn topics_to_watch(&self, topic: Option<&str>) -> BrokerResult<Vec<Topic>> {
+        if let Err(error) = self.flush_rates().await {
+            tracing::warn!(%error, "could not flush message rates before reading them");
+        }
+        match topic {
+            Some(name) => Ok(vec![self.get_topic(name).await?]),
+            None => self.every_topic().await,
+        }
     }
 
     pub(crate) async fn every_topic(&self) -> BrokerResult<Vec<Topic>> {

@@ -172,13 +172,7 @@ impl Broker {
         if range.is_zero() || range > crate::MAX_RANGE {
             return Err(crate::BrokerError::invalid("timeRange", "must be between 1s and 24h"));
         }
-        if let Err(error) = self.flush_rates().await {
-            tracing::warn!(%error, "could not flush message rates before the rate history");
-        }
-        let topics = match topic {
-            Some(name) => vec![self.get_topic(name).await?],
-            None => self.every_topic().await?,
-        };
+        let topics = self.topics_to_watch(topic).await?;
         let mut published = Vec::new();
         let mut acked = Vec::new();
         for topic in &topics {

@@ -127,6 +127,12 @@ fn round(rate: f64) -> f64 {
     (rate * 1000.0).round() / 1000.0
 }
 
+/// `timeRange` as given (default `1h`) and as a duration.
+fn time_range(raw: Option<&str>) -> Result<(&str, std::time::Duration), ApiError> {
+    let text = raw.filter(|r| !r.is_empty()).unwrap_or("1h");
+    Ok((text, mq_broker::parse_range(text)?))
+}
+
 fn sections(raw: Option<&str>) -> Result<Sections, ApiError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(Sections::default());
@@ -212,8 +218,7 @@ async fn monitoring(
     broker: web::Data<Broker>,
     query: web::Query<MonitoringQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let range_text = query.time_range.as_deref().filter(|r| !r.is_empty()).unwrap_or("1h");
-    let range = mq_broker::parse_range(range_text)?;
+    let (range_text, range) = time_range(query.time_range.as_deref())?;
     let chosen = sections(query.metrics.as_deref())?;
     let topic = query.topic_name.as_deref().filter(|t| !t.is_empty());
     let view = broker.monitoring(topic, range, chosen).await?;
@@ -287,8 +292,7 @@ async fn history(
     broker: web::Data<Broker>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let range_text = query.time_range.as_deref().filter(|r| !r.is_empty()).unwrap_or("1h");
-    let range = mq_broker::parse_range(range_text)?;
+    let (range_text, range) = time_range(query.time_range.as_deref())?;
     let topic = query.topic_name.as_deref().filter(|t| !t.is_empty());
     let history = broker.rate_history(topic, range).await?;
     let out = HistoryOut {
