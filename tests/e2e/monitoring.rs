@@ -138,9 +138,9 @@ pub async fn rate_history_counts_known_traffic_per_step(server: TestServer) {
         "{all}"
     );
     assert_eq!((all["published"].as_u64(), all["acked"].as_u64()), (Some(13), Some(5)), "{all}");
-    assert_eq!(all["stepSecs"], 60);
+    assert_eq!(all["stepSecs"], 10, "10-second points up to an hour");
     let points = all["points"].as_array().unwrap();
-    assert!((5..=6).contains(&points.len()), "a point per minute: {all}");
+    assert!((30..=31).contains(&points.len()), "a point per 10 s: {all}");
     let published: u64 = points.iter().map(|p| p["published"].as_u64().unwrap()).sum();
     assert_eq!(published, 13);
     for p in points {
@@ -149,6 +149,9 @@ pub async fn rate_history_counts_known_traffic_per_step(server: TestServer) {
     }
     let charted = api.get_ok("/monitoring/history?timeRange=1h&topicName=charted").await;
     assert_eq!((charted["published"].as_u64(), charted["acked"].as_u64()), (Some(12), Some(5)));
+    assert_eq!(charted["stepSecs"], 20, "an hour in at most 181 points");
+    let hours = api.get_ok("/monitoring/history?timeRange=3h").await;
+    assert_eq!((hours["stepSecs"].as_u64(), hours["published"].as_u64()), (Some(60), Some(13)));
     let day = api.get_ok("/monitoring/history?timeRange=24h").await;
     assert_eq!(day["stepSecs"], 480, "a day in at most 181 points: {}", day["stepSecs"]);
     assert!(day["points"].as_array().unwrap().len() <= 181);

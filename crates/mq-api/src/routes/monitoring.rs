@@ -242,8 +242,9 @@ struct HistoryQuery {
 struct HistoryOut {
     /// The range, as asked.
     time_range: String,
-    /// Width of each point in seconds: a whole number of minutes, so that there are at most
-    /// 181 points (a minute each up to 3 hours; 8 minutes for 24 hours).
+    /// Width of each point in seconds, so that there are at most 181 points: 10 seconds up to
+    /// 30 minutes, 20 for an hour; beyond an hour whole minutes (a minute up to 3 hours, 8 for
+    /// 24 hours).
     step_secs: u64,
     /// Where the first point begins (up to a step before the range starts).
     from: DateTime<Utc>,
@@ -275,8 +276,8 @@ struct PointOut {
 
 /// Publish and consume rates over time, of every topic or one: for charts.
 ///
-/// Counts are kept per minute for 24 hours, by every server instance together. Needs the
-/// admin role.
+/// Counts are kept per 10 seconds for an hour and per minute for 24 hours, by every server
+/// instance together. Needs the admin role.
 #[utoipa::path(
     get,
     path = "/api/v1/mq/monitoring/history",
