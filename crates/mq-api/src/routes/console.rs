@@ -82,10 +82,10 @@ async fn serve(request: HttpRequest, files: web::Data<Files>) -> HttpResponse {
         Files::Compiled(assets) => assets
             .iter()
             .find(|(path, _, _)| *path == name)
-            .map(|(_, bytes, tag)| (bytes.to_vec(), tag.clone())),
+            .map(|(_, bytes, tag)| (web::Bytes::from_static(bytes), tag.clone())),
         Files::Dir(dir) => read_from(dir, name).map(|bytes| {
             let tag = etag(&bytes);
-            (bytes, tag)
+            (web::Bytes::from(bytes), tag)
         }),
     };
     let Some((bytes, tag)) = found else {
