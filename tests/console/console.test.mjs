@@ -572,6 +572,15 @@ step("groups, transactions (details, commit), alerts and audit log pages", async
     await nav("Consumer groups");
     await page.getByRole("main").getByText(group, { exact: true }).first().waitFor();
     await shot("05-groups");
+    // Details: the group's position in each partition, from the group itself.
+    await button("Details", row(group).first()).click();
+    const groupDetails = dialog(`Group ${group} on ${topic}`);
+    await groupDetails.waitFor();
+    await groupDetails.getByRole("columnheader", { name: "End offset", exact: true }).waitFor();
+    await textOf(groupDetails, "any member", "the shared group's partitions in Details");
+    await shot("17-group-details");
+    await page.keyboard.press("Escape");
+    await groupDetails.waitFor({ state: "hidden" });
 
     const prepared = await admin.post("/messages", {
         topicName: topic,

@@ -68,6 +68,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         ("GET", "/consumer-groups?topicName=orders", None, Orders),
         ("GET", "/consumer-groups", None, Admin),
         ("GET", "/consumer-groups/g?topicName=orders", None, Orders),
+        ("GET", "/consumer-groups/g/partitions?topicName=orders", None, Orders),
         ("PUT", "/consumer-groups/g?topicName=orders", Some(json!({})), Orders),
         (
             "POST",

@@ -627,7 +627,44 @@ impl Broker {
     }
 }
 
+/// One partition of a consumer group: where the group stands in it, and who reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPartition {
+    /// The group's position.
+    pub position: PartitionPosition,
+    /// The live member that owns it in an ordered group; `None` in a shared group (every live
+    /// member reads every partition) or when no member is live.
+    pub owner: Option<String>,
+}
+
 impl Broker {
+    /// Where a group stands in each partition of its topic, whether or not a member is live:
+    /// what an operator looks at for a stuck group. `TopicNotFound`, `GroupNotFound`.
+    pub async fn group_partitions(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> BrokerResult<Vec<GroupPartition>> {
+        let found = self.existing_topic(topic).await?;
+        let group = self.get_group(topic, group).await?;
+        let members = self.live_members(&group, self.inner.clock.now_ms()).await?;
+        let mut out = Vec::with_capacity(found.partitions as usize);
+        for partition in 0..found.partitions {
+            let owner = match group.delivery_mode {
+                DeliveryMode::Shared => None,
+                DeliveryMode::Ordered => members
+                    .iter()
+                    .find(|m| {
+                        assigned_partitions(&members, found.partitions, m).contains(&partition)
+                    })
+                    .cloned(),
+            };
+            let position = self.position(topic, &group.group_id, partition).await?;
+            out.push(GroupPartition { position, owner });
+        }
+        Ok(out)
+    }
+
     /// How far a group is behind in a partition. A partition whose log group is missing is
     /// healed on the next fetch; until then everything stored in it is owed.
     pub(crate) async fn group_lag_or_owed(

@@ -39,8 +39,8 @@ pub use alerts::{AlertConfig, AlertsView};
 pub use broker::Broker;
 pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
 pub use consume::{
-    Browse, ConsumerInfo, FetchRequest, PartitionPosition, ReceivedMessage, StoredMessage,
-    MAX_FETCH, MAX_WAIT,
+    Browse, ConsumerInfo, FetchRequest, GroupPartition, PartitionPosition, ReceivedMessage,
+    StoredMessage, MAX_FETCH, MAX_WAIT,
 };
 pub use crypto::{
     CryptoError, EncryptionConfig, EncryptionKey, AES_256_GCM, MAX_KEY_ID_LEN, TOPIC_SETTING,

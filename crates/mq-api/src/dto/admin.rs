@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use mq_broker::{ConsumerInfo, PartitionPosition};
+use mq_broker::{ConsumerInfo, GroupPartition, PartitionPosition};
 use mq_model::{DeliveryMode, RetryPolicy, StartFrom, Topic, TopicStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -189,7 +189,8 @@ pub(crate) struct ConsumerOut {
     status: mq_model::ConsumerStatus,
     /// Its last fetch.
     last_heartbeat: DateTime<Utc>,
-    /// The partitions it owns (ordered groups); empty in shared groups.
+    /// The partitions it reads: every partition in a shared group, those it owns in an ordered
+    /// group; none while it is not live.
     assigned_partitions: Vec<u32>,
     /// Positions of the partitions it reads.
     partitions: Vec<PositionOut>,
@@ -202,7 +203,7 @@ pub(crate) struct ConsumerOut {
 /// Where a group stands in one partition.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PositionOut {
+pub(crate) struct PositionOut {
     /// The partition.
     partition: u32,
     /// Everything before it is acknowledged.
@@ -227,6 +228,23 @@ impl From<PartitionPosition> for PositionOut {
             lag: p.lag,
             pending: p.pending,
         }
+    }
+}
+
+/// One partition of a group: its position, and the member that reads it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GroupPartitionOut {
+    #[serde(flatten)]
+    position: PositionOut,
+    /// The live member that owns it in an ordered group; null in a shared group (every live
+    /// member reads every partition) or when no member is live.
+    owner: Option<String>,
+}
+
+impl From<GroupPartition> for GroupPartitionOut {
+    fn from(p: GroupPartition) -> Self {
+        Self { position: p.position.into(), owner: p.owner }
     }
 }
 

@@ -10,7 +10,8 @@ mod delay;
 mod messages;
 
 pub(crate) use admin::{
-    ConsumerOut, CreateGroup, CreateTopic, TopicCreated, UpdateGroup, UpdateTopic,
+    ConsumerOut, CreateGroup, CreateTopic, GroupPartitionOut, TopicCreated, UpdateGroup,
+    UpdateTopic,
 };
 pub(crate) use dead_letters::{DeadLetterOut, RetryBody, RetryOut};
 pub(crate) use delay::{CancelledOut, Reschedule, ScheduledOut, ScheduledPageOut};

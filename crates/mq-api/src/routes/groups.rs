@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::Routes;
-use crate::dto::{CreateGroup, UpdateGroup};
+use crate::dto::{CreateGroup, GroupPartitionOut, UpdateGroup};
 use crate::envelope::ok;
 use crate::extract::{page, required, Json};
 use crate::openapi::{Envelope, ErrorEnvelope, Null};
@@ -20,6 +20,7 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
         .add(__path_list, list)
         .add(__path_create, create)
         .add(__path_show, show)
+        .add(__path_partitions, partitions)
         .add(__path_update, update)
         .add(__path_delete, delete);
 }
@@ -119,6 +120,33 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let topic = required("topicName", query.topic_name.as_deref())?;
     ok("ok", broker.describe_group(topic, &group).await?)
+}
+
+/// Where a group stands in each partition of its topic (committed, next and end offsets, lag,
+/// pending deliveries) and which member reads it, whether or not a member is live.
+///
+/// Needs the consume permission for the topic.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mq/consumer-groups/{groupId}/partitions",
+    tag = "consumer-groups",
+    operation_id = "groupPartitions",
+    params(("groupId" = String, Path, description = GROUP_ID), GroupQuery),
+    responses(
+        (status = 200, description = "One entry per partition, in order.",
+         body = Envelope<Vec<GroupPartitionOut>>),
+        (status = 404, description = "The topic or the group does not exist.",
+         body = ErrorEnvelope),
+    ),
+)]
+async fn partitions(
+    broker: web::Data<Broker>,
+    group: web::Path<String>,
+    query: web::Query<GroupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let topic = required("topicName", query.topic_name.as_deref())?;
+    let found = broker.group_partitions(topic, &group).await?;
+    ok("ok", found.into_iter().map(GroupPartitionOut::from).collect::<Vec<_>>())
 }
 
 /// Changes a group's retry policy and timeouts.

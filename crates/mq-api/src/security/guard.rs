@@ -349,7 +349,8 @@ fn route_check(
         ("GET", "/topics/{name}/scheduled") => {
             caller.may_produce(&topic_param().unwrap_or_default())
         }
-        (_, "/consumer-groups" | "/consumer-groups/{groupId}") => match query.get("topicName") {
+        (_, "/consumer-groups" | "/consumer-groups/{groupId}")
+        | ("GET", "/consumer-groups/{groupId}/partitions") => match query.get("topicName") {
             Some(topic) if !topic.is_empty() => caller.may_consume(topic),
             _ => caller.must_be_admin("consumer groups of every topic"),
         },

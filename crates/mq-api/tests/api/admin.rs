@@ -140,6 +140,29 @@ async fn consumer_groups_defaults_list_and_delete() {
     let listed = api.get("/api/v1/mq/consumer-groups?topicName=t").await.ok();
     assert_eq!(live(&listed.data()["items"][0]), live(shown.data()));
 
+    // Per partition: positions whether or not a member is live, and the owner in ordered mode
+    // (none in a shared group, where every member reads every partition).
+    api.post("/api/v1/mq/messages", &json!({"topicName": "t", "key": "a", "value": 1})).await.ok();
+    let parts = api.get("/api/v1/mq/consumer-groups/g/partitions?topicName=t").await.ok();
+    let parts = parts.data().as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    let lag: u64 = parts.iter().map(|p| p["lag"].as_u64().unwrap()).sum();
+    assert_eq!(lag, 1, "the message published since c1 fetched: {parts:?}");
+    assert!(parts.iter().all(|p| p["owner"].is_null()), "shared: {parts:?}");
+    let fetch = json!({"topicName": "t", "groupId": "o", "consumerId": "solo", "waitMs": 0});
+    api.post("/api/v1/mq/consume", &fetch).await.ok();
+    let parts = api.get("/api/v1/mq/consumer-groups/o/partitions?topicName=t").await.ok();
+    let owners: Vec<&Value> =
+        parts.data().as_array().unwrap().iter().map(|p| &p["owner"]).collect();
+    assert_eq!(owners, [&json!("solo"), &json!("solo")], "ordered: the one member owns both");
+    for (path, status) in [
+        ("/api/v1/mq/consumer-groups/g/partitions", 400),
+        ("/api/v1/mq/consumer-groups/nope/partitions?topicName=t", 404),
+        ("/api/v1/mq/consumer-groups/g/partitions?topicName=nope", 404),
+    ] {
+        assert_eq!(api.get(path).await.status, status, "{path}");
+    }
+
     let of_t = api.get("/api/v1/mq/consumer-groups?topicName=t").await.ok();
     assert_eq!(names(of_t.data(), "groupId"), ["g", "o"]);
     assert_eq!(of_t.data()["total"], 2);

@@ -406,6 +406,11 @@ async fn real_answers_fit_the_document() {
     c.expect(200, "GET", &format!("{P}/consumer-groups?topicName=orders"), None).await;
     c.expect(200, "GET", &format!("{P}/consumer-groups/g?topicName=orders"), None).await;
     c.expect(400, "GET", &format!("{P}/consumer-groups/g"), None).await;
+    let path = format!("{P}/consumer-groups/g/partitions?topicName=orders");
+    let parts = c.expect(200, "GET", &path, None).await;
+    assert!(parts.as_array().is_some_and(|p| !p.is_empty()), "{parts}");
+    c.expect(404, "GET", &format!("{P}/consumer-groups/nope/partitions?topicName=orders"), None)
+        .await;
     let policy = json!({"retryPolicy": {"maxRetries": 0}});
     c.expect(200, "PUT", &format!("{P}/consumer-groups/g?topicName=orders"), Some(policy)).await;
 

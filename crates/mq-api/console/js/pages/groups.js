@@ -201,7 +201,9 @@ function retrySummary(p) {
 // ---------------------------------------------------------------------------------------------
 // Details
 
-function details(g) {
+// Positions come from the group itself, so they show also when no member is live.
+async function details(g) {
+  const partitions = await get(`${groupPath(g)}/partitions`, { topicName: g.topicName });
   return showDialog({
     title: `Group ${g.groupId} on ${g.topicName}`,
     wide: true,
@@ -217,7 +219,7 @@ function details(g) {
         ["Id", mono(g.id)],
       ]),
       section("Members", memberTable(g)),
-      section("Partitions", positionTable(g)),
+      section("Partitions", positionTable(g, partitions)),
     ],
   });
 }
@@ -248,23 +250,16 @@ function memberTable(g) {
   }).el;
 }
 
-// Members of a shared group read the same partitions: show each partition once. In an ordered
-// group each partition has one owner.
-function positionTable(g) {
-  const byPartition = new Map();
-  const owners = new Map();
-  for (const m of g.members) {
-    for (const p of m.partitions) byPartition.set(p.partition, p);
-    for (const p of m.assignedPartitions) owners.set(p, m.consumerId);
-  }
-  const rows = [...byPartition.values()].sort((a, b) => a.partition - b.partition);
+// One row per partition; in an ordered group each has one owner, in a shared group every
+// live member reads it.
+function positionTable(g, partitions) {
   return table({
-    rows,
+    rows: partitions,
     rowKey: (p) => p.partition,
-    empty: "Positions appear once a member has fetched.",
+    empty: "The topic has no partitions.",
     columns: [
       { label: "Partition", className: "num mono", value: (p) => String(p.partition) },
-      { label: "Owner", className: "mono", value: (p) => owners.get(p.partition) ?? (g.deliveryMode === "shared" ? "any member" : "unassigned") },
+      { label: "Owner", className: "mono", value: (p) => p.owner ?? (g.deliveryMode === "shared" ? "any member" : "unassigned") },
       { label: "Committed", className: "num mono", value: (p) => fmtCount(p.committedOffset) },
       { label: "Next", className: "num mono", value: (p) => fmtCount(p.nextOffset) },
       { label: "End offset", className: "num mono", value: (p) => fmtCount(p.endOffset) },
