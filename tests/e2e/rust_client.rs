@@ -278,6 +278,10 @@ pub async fn topics_groups_and_typed_errors_through_the_client(server: TestServe
         .await
         .unwrap();
     assert_eq!(updated.ack_timeout_ms, 5_000);
+    let parts = mq.group_partitions("rc-admin", "billing").await.unwrap();
+    assert!(!parts.is_empty() && parts.iter().all(|p| p.owner.is_none()), "{parts:?}");
+    assert!(parts.iter().enumerate().all(|(i, p)| p.position.partition as usize == i));
+    assert!(mq.group_partitions("rc-admin", "nobody").await.unwrap_err().is_not_found());
     let no_group = Consume::new("rc-admin", "nobody", "c");
     assert!(mq.consume(&no_group).await.unwrap_err().is_not_found());
     mq.delete_group("rc-admin", "billing").await.unwrap();
@@ -436,6 +440,14 @@ pub async fn transactions_and_monitoring_through_the_client(server: TestServer) 
     assert!(view.topics.is_none() && view.consumers.is_some(), "{view:?}");
     let bad_range = MonitoringQuery { time_range: Some("7x".into()), ..MonitoringQuery::default() };
     assert!(mq.monitoring(&bad_range).await.unwrap_err().is_bad_request());
+    let history = mq.rate_history(Some(topic), Some("5m")).await.unwrap();
+    assert_eq!((history.published, history.step_secs), (1, 10), "{history:?}");
+    assert_eq!(history.points.iter().map(|p| p.published).sum::<u64>(), 1);
+    assert!(mq.rate_history(None, Some("2d")).await.unwrap_err().is_bad_request());
+    let me = mq.whoami().await.unwrap();
+    // The test server has no token: protected mode, as admin from loopback.
+    assert!(me.role == mq_client::Role::Admin && me.protected_mode, "{me:?}");
+    assert_eq!(me.name, "local");
     let alerts = mq.alerts(Some(10)).await.unwrap();
     assert!(alerts.history.len() <= 10, "{alerts:?}");
     let metrics = mq.metrics().await.unwrap();

@@ -170,6 +170,19 @@ pub struct GroupQuery {
     pub page_size: Option<u64>,
 }
 
+/// One partition of a group (`GET /consumer-groups/{groupId}/partitions`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GroupPartition {
+    /// The group's position in it.
+    #[serde(flatten)]
+    pub position: crate::PartitionPosition,
+    /// The live member that owns it in an ordered group; `None` in a shared group (every live
+    /// member reads every partition) or when no member is live.
+    pub owner: Option<String>,
+}
+
 impl Client {
     /// `GET /topics`: a page of topics, filtered by status and name prefix.
     pub async fn list_topics(&self, query: &TopicQuery) -> Result<Paged<Topic>> {
@@ -239,6 +252,15 @@ impl Client {
             .api(Method::PUT, &["consumer-groups", group])
             .query("topicName", Some(topic))
             .json(update)?;
+        self.data(call).await
+    }
+
+    /// `GET /consumer-groups/{groupId}/partitions?topicName=`: where the group stands in each
+    /// partition, and which member reads it, whether or not a member is live.
+    pub async fn group_partitions(&self, topic: &str, group: &str) -> Result<Vec<GroupPartition>> {
+        let call = self
+            .api(Method::GET, &["consumer-groups", group, "partitions"])
+            .query("topicName", Some(topic));
         self.data(call).await
     }
 

@@ -106,7 +106,8 @@ mod transactions;
 mod value;
 
 pub use admin::{
-    CreateGroup, CreateTopic, GroupQuery, TopicCreated, TopicQuery, UpdateGroup, UpdateTopic,
+    CreateGroup, CreateTopic, GroupPartition, GroupQuery, TopicCreated, TopicQuery, UpdateGroup,
+    UpdateTopic,
 };
 pub use client::{
     Client, ClientBuilder, DEFAULT_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
@@ -124,9 +125,10 @@ pub use messages::{
     TxnOptions,
 };
 pub use monitoring::{
-    Alerts, GroupStats, Monitoring, MonitoringQuery, MonitoringSection, PartitionStats, TopicStats,
+    Alerts, GroupStats, Monitoring, MonitoringQuery, MonitoringSection, PartitionStats,
+    RateHistory, RatePoint, TopicStats,
 };
-pub use security::{AuditQuery, CreateToken, CreatedToken, Token};
+pub use security::{AuditQuery, CreateToken, CreatedToken, Token, WhoAmI};
 pub use stream::{DeliveryStream, StreamConsume};
 pub use transactions::TransactionQuery;
 pub use value::ValueEncoding;

@@ -1,5 +1,5 @@
-//! Monitoring: `GET /monitoring`, `GET /alerts`, and at the root `GET /metrics`, `GET /healthz`
-//! and `GET /readyz`.
+//! Monitoring: `GET /monitoring`, `GET /monitoring/history`, `GET /alerts`, and at the root
+//! `GET /metrics`, `GET /healthz` and `GET /readyz`.
 
 use chrono::{DateTime, Utc};
 use mq_model::{Alert, DeliveryMode};
@@ -131,6 +131,44 @@ pub struct Alerts {
     pub history: Vec<Alert>,
 }
 
+/// Published and acknowledged messages over time (`GET /monitoring/history`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RateHistory {
+    /// The range, as asked.
+    pub time_range: String,
+    /// Width of each point in seconds.
+    pub step_secs: u64,
+    /// Where the first point begins.
+    pub from: DateTime<Utc>,
+    /// When the history was taken.
+    pub to: DateTime<Utc>,
+    /// Messages published in all the points.
+    pub published: u64,
+    /// Messages acknowledged in all the points, all groups together.
+    pub acked: u64,
+    /// One per step, oldest first; the last is the step under way.
+    pub points: Vec<RatePoint>,
+}
+
+/// One step of a [`RateHistory`].
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RatePoint {
+    /// Where the step begins.
+    pub at: DateTime<Utc>,
+    /// Messages published in it.
+    pub published: u64,
+    /// Messages acknowledged in it.
+    pub acked: u64,
+    /// Published per second.
+    pub publish_rate: f64,
+    /// Acknowledged per second.
+    pub consume_rate: f64,
+}
+
 #[derive(Debug, Deserialize)]
 struct Status {
     status: String,
@@ -146,6 +184,20 @@ impl Client {
             .query("topicName", query.topic_name.as_deref())
             .query("timeRange", query.time_range.as_deref())
             .query("metrics", sections);
+        self.data(call).await
+    }
+
+    /// `GET /monitoring/history`: publish and consume counts per step over `time_range`
+    /// (`5m`, `1h` (default), `24h`, ...), of every topic or of one.
+    pub async fn rate_history(
+        &self,
+        topic: Option<&str>,
+        time_range: Option<&str>,
+    ) -> Result<RateHistory> {
+        let call = self
+            .api(Method::GET, &["monitoring", "history"])
+            .query("topicName", topic)
+            .query("timeRange", time_range);
         self.data(call).await
     }
 

@@ -87,7 +87,32 @@ pub struct AuditQuery {
     pub page_size: Option<u64>,
 }
 
+/// The caller as the server sees it (`GET /whoami`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WhoAmI {
+    /// The token's name (`local` in protected mode, `anonymous` with anonymous access).
+    pub name: String,
+    /// Admin or service.
+    pub role: Role,
+    /// Topic patterns it may publish to (any topic for an admin).
+    pub produce: Vec<String>,
+    /// Topic patterns it may consume from (any topic for an admin).
+    pub consume: Vec<String>,
+    /// Let in without a token because none is configured and the call came from loopback.
+    pub protected_mode: bool,
+    /// Let in without a token because the server allows anonymous access.
+    pub anonymous: bool,
+}
+
 impl Client {
+    /// `GET /whoami`: the name, role and permissions of this client's token, or how the server
+    /// lets it in without one.
+    pub async fn whoami(&self) -> Result<WhoAmI> {
+        self.data(self.api(Method::GET, &["whoami"])).await
+    }
+
     /// `POST /tokens`: a run-time token; its secret is in the answer only. A 409 when the name
     /// is taken. Not retried once sent (the secret of a lost answer could not be shown again).
     pub async fn create_token(&self, token: &CreateToken) -> Result<CreatedToken> {
