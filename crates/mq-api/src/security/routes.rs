@@ -181,7 +181,8 @@ struct Revoked {
     params(("name" = String, Path, description = "The token's name.")),
     responses(
         (status = 200, description = "Revoked.", body = Envelope<Revoked>),
-        (status = 400, description = "No run-time token has this name.", body = ErrorEnvelope),
+        (status = 404, description = "No run-time token has this name (tokens from config are \
+         changed in config).", body = ErrorEnvelope),
     ),
 )]
 
@@ -192,13 +193,9 @@ async fn revoke(
     if broker.metadata().tokens.revoke(&name).await.map_err(store)? {
         ok("token revoked", Revoked { revoked: 1 })
     } else {
-        Err(ApiError::field(
-            "name",
-            format!(
-                "no run-time token {:?} (tokens from config are changed in config)",
-                name.as_str()
-            ),
-        ))
+        // Tokens from config are not stored, so they are not found here either: they are
+        // changed in config.
+        Err(store(RepoError::NotFound { kind: "run-time token", id: name.into_inner() }))
     }
 }
 
