@@ -3,10 +3,12 @@
 //! message, acked on `Ok`), through library `fetch` + `ack` in batches of 1000, and over HTTP
 //! (`POST /consume` of 1000 + `POST /ack` of the receipts).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use indicatif::ProgressBar;
 use mq_broker::{FetchRequest, SubscribeOptions};
 use mq_client::Consume;
 use tokio::sync::Notify;
@@ -80,37 +82,29 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
     let published = fill_lib(env, &broker, &topic, n, BATCH, "backlog (library)").await?;
     outcome.count("fetch.published", published);
     let bar = crate::progress::bar(published, "drain: fetch + ack");
-    let acked = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + DRAIN_TIMEOUT;
-    let mut tasks = JoinSet::new();
-    for c in 0..consumers {
-        let (broker, acked, bar) = (broker.clone(), acked.clone(), bar.clone());
-        let request = FetchRequest {
+    let (acked, took) = drain_batches(consumers, published, &bar, |c| {
+        let broker = broker.clone();
+        let request = Arc::new(FetchRequest {
             topic_name: topic.clone(),
             group_id: GROUP.to_owned(),
             consumer_id: format!("consumer-{c}"),
             max_messages: BATCH,
             wait: Duration::from_millis(200),
-        };
-        tasks.spawn(async move {
-            while acked.load(Ordering::Relaxed) < published && Instant::now() < deadline {
+        });
+        move || {
+            let (broker, request) = (broker.clone(), request.clone());
+            async move {
                 let batch = broker.fetch(&request).await?;
                 if batch.is_empty() {
-                    continue;
+                    return Ok(0);
                 }
                 let receipts: Vec<String> = batch.into_iter().map(|m| m.receipt).collect();
-                let settled = broker.ack(&request.topic_name, GROUP, &receipts).await?;
-                acked.fetch_add(settled, Ordering::Relaxed);
-                bar.inc(settled);
+                Ok(broker.ack(&request.topic_name, GROUP, &receipts).await?)
             }
-            anyhow::Ok(())
-        });
-    }
-    join_all(tasks).await?;
-    let took = started.elapsed();
-    bar.finish_and_clear();
-    outcome.count("fetch.delivered", acked.load(Ordering::Relaxed));
+        }
+    })
+    .await?;
+    outcome.count("fetch.delivered", acked);
     outcome.figures.push(Figure::rate(
         format!("library fetch + ack x{BATCH}, {consumers} consumers"),
         rate(published, took),
@@ -125,23 +119,59 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
     let published = fill_http(env, &client, &topic, n, BATCH, "backlog (HTTP)").await?;
     outcome.count("http.published", published);
     let bar = crate::progress::bar(published, "drain: POST /consume + /ack");
+    let (acked, took) = drain_batches(consumers, published, &bar, |c| {
+        let client = client.clone();
+        let request = Arc::new(
+            Consume::new(topic.as_str(), GROUP, format!("consumer-{c}"))
+                .max_messages(BATCH as u32)
+                .wait(Duration::from_millis(200)),
+        );
+        move || {
+            let (client, request) = (client.clone(), request.clone());
+            async move {
+                let batch = client.consume(&request).await?;
+                if batch.is_empty() {
+                    return Ok(0);
+                }
+                let receipts: Vec<String> = batch.into_iter().map(|d| d.receipt).collect();
+                Ok(client.ack(&request.topic_name, GROUP, &receipts).await?)
+            }
+        }
+    })
+    .await?;
+    outcome.count("http.delivered", acked);
+    outcome.figures.push(Figure::rate(
+        format!("HTTP consume + ack x{BATCH}, {consumers} consumers"),
+        rate(published, took),
+        BATCH,
+    ));
+    client.delete_topic(&topic).await?;
+    Ok(outcome)
+}
+
+/// Drains a backlog of `published` messages with `consumers` tasks, until all are acknowledged
+/// or [`DRAIN_TIMEOUT`] passes: task `c` calls the step `make(c)` gives it again and again, one
+/// fetch and the ack of what it got, which answers how many it settled. Returns how many were
+/// acknowledged and how long it took; the first error wins.
+async fn drain_batches<S, Fut>(
+    consumers: usize,
+    published: u64,
+    bar: &ProgressBar,
+    make: impl Fn(usize) -> S,
+) -> anyhow::Result<(u64, Duration)>
+where
+    S: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<u64>> + Send + 'static,
+{
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + DRAIN_TIMEOUT;
     let mut tasks = JoinSet::new();
     for c in 0..consumers {
-        let (client, acked, bar) = (client.clone(), acked.clone(), bar.clone());
-        let request = Consume::new(topic.as_str(), GROUP, format!("consumer-{c}"))
-            .max_messages(BATCH as u32)
-            .wait(Duration::from_millis(200));
+        let (mut step, acked, bar) = (make(c), acked.clone(), bar.clone());
         tasks.spawn(async move {
             while acked.load(Ordering::Relaxed) < published && Instant::now() < deadline {
-                let batch = client.consume(&request).await?;
-                if batch.is_empty() {
-                    continue;
-                }
-                let receipts: Vec<String> = batch.into_iter().map(|d| d.receipt).collect();
-                let settled = client.ack(&request.topic_name, GROUP, &receipts).await?;
+                let settled = step().await?;
                 acked.fetch_add(settled, Ordering::Relaxed);
                 bar.inc(settled);
             }
@@ -151,12 +181,5 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
     join_all(tasks).await?;
     let took = started.elapsed();
     bar.finish_and_clear();
-    outcome.count("http.delivered", acked.load(Ordering::Relaxed));
-    outcome.figures.push(Figure::rate(
-        format!("HTTP consume + ack x{BATCH}, {consumers} consumers"),
-        rate(published, took),
-        BATCH,
-    ));
-    client.delete_topic(&topic).await?;
-    Ok(outcome)
+    Ok((acked.load(Ordering::Relaxed), took))
 }
