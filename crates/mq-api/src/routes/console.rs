@@ -10,7 +10,6 @@
 //! picked up at the next load.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -31,29 +30,38 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
 
 /// The files served, and their tags.
 #[derive(Debug)]
-enum Files {
+pub(super) enum Files {
     /// The compiled-in copy, with the ETag of each file computed once.
     Compiled(Vec<(&'static str, &'static [u8], String)>),
     /// Read from a directory on every request (development).
     Dir(PathBuf),
 }
 
-/// Mounts the console at `/console/` (and `/console`, which redirects there so relative links
-/// resolve), behind the guard, unless `cfg.enabled` is false.
-pub(super) fn mount_ui(app: &mut web::ServiceConfig, cfg: &ConsoleConfig) {
-    if !cfg.enabled {
-        return;
+impl Files {
+    /// What `cfg` serves; `None` when the console is turned off. Built once per server and
+    /// shared by its workers (the tags are hashed here, not per worker).
+    pub(super) fn new(cfg: &ConsoleConfig) -> Option<web::Data<Self>> {
+        if !cfg.enabled {
+            return None;
+        }
+        let files = match &cfg.assets_dir {
+            Some(dir) => Files::Dir(dir.clone()),
+            None => Files::Compiled(
+                ASSETS.iter().map(|(name, bytes)| (*name, *bytes, etag(bytes))).collect(),
+            ),
+        };
+        Some(web::Data::new(files))
     }
-    let files = Arc::new(match &cfg.assets_dir {
-        Some(dir) => Files::Dir(dir.clone()),
-        None => Files::Compiled(
-            ASSETS.iter().map(|(name, bytes)| (*name, *bytes, etag(bytes))).collect(),
-        ),
-    });
+}
+
+/// Mounts the console at `/console/` (and `/console`, which redirects there so relative links
+/// resolve), behind the guard, when it is turned on (`files` from [`Files::new`]).
+pub(super) fn mount_ui(app: &mut web::ServiceConfig, files: Option<&web::Data<Files>>) {
+    let Some(files) = files else { return };
     app.service(
         web::scope(CONSOLE_PATH)
             .wrap(actix_web::middleware::from_fn(crate::security::guard))
-            .app_data(web::Data::from(files))
+            .app_data(files.clone())
             .default_service(web::to(serve)),
     );
 }

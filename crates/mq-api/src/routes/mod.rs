@@ -55,6 +55,7 @@ pub fn configure(
     let broker = web::Data::new(broker);
     let guard = web::Data::new(crate::security::Guard::new(cfg.auth.clone(), cfg.security.clone()));
     let document = web::Data::new(docs::Document::new());
+    let console = console::Files::new(&cfg.console);
     move |app: &mut web::ServiceConfig| {
         app.app_data(broker.clone())
             .app_data(guard.clone())
@@ -64,7 +65,7 @@ pub fn configure(
             .app_data(extract::path_config());
         Routes::mount(app, "", true, root);
         docs::mount_ui(app);
-        console::mount_ui(app, &cfg.console);
+        console::mount_ui(app, console.as_ref());
         app.service(
             web::scope(API_PREFIX)
                 // The guard inside the observer, so refusals are counted and logged too.
