@@ -648,19 +648,18 @@ impl Broker {
         let found = self.existing_topic(topic).await?;
         let group = self.get_group(topic, group).await?;
         let members = self.live_members(&group, self.inner.clock.now_ms()).await?;
+        let mut owners = BTreeMap::new();
+        if group.delivery_mode == DeliveryMode::Ordered {
+            for member in &members {
+                for partition in assigned_partitions(&members, found.partitions, member) {
+                    owners.insert(partition, member.clone());
+                }
+            }
+        }
         let mut out = Vec::with_capacity(found.partitions as usize);
         for partition in 0..found.partitions {
-            let owner = match group.delivery_mode {
-                DeliveryMode::Shared => None,
-                DeliveryMode::Ordered => members
-                    .iter()
-                    .find(|m| {
-                        assigned_partitions(&members, found.partitions, m).contains(&partition)
-                    })
-                    .cloned(),
-            };
             let position = self.position(topic, &group.group_id, partition).await?;
-            out.push(GroupPartition { position, owner });
+            out.push(GroupPartition { position, owner: owners.remove(&partition) });
         }
         Ok(out)
     }
