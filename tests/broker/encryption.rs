@@ -68,7 +68,8 @@ async fn fetch_n(b: &Broker, topic: &str, group: &str, n: usize) -> Vec<Received
 
 /// The raw values of a partition, as the log stores them.
 async fn raw_values(b: &Broker, topic: &str) -> Vec<Vec<u8>> {
-    let records = b.message_log().read_range(topic, 0, 0, 1000).await.unwrap();
+    let topic = b.get_topic(topic).await.unwrap();
+    let records = b.message_log().read_range((&topic).into(), 0, 0, 1000).await.unwrap();
     records.into_iter().map(|r| r.value).collect()
 }
 
@@ -261,13 +262,15 @@ pub async fn keys_rotate_and_what_cannot_be_decrypted_is_an_error(t: &BrokerUnde
         message_type: mq_model::MessageType::Normal,
     };
     let log = both.message_log();
-    log.append("elsewhere", 0, vec![record(raw[1].clone())]).await.unwrap();
+    let elsewhere = both.get_topic("elsewhere").await.unwrap();
+    log.append((&elsewhere).into(), 0, vec![record(raw[1].clone())]).await.unwrap();
     let why = undecryptable(both.browse("elsewhere", 0, 0, 10).await);
     assert_eq!(why, CryptoError::Rejected { key_id: "k2".into() });
     let mut flipped = raw[1].clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x40;
-    log.append("rotating", 0, vec![record(flipped)]).await.unwrap();
+    let rotating = both.get_topic("rotating").await.unwrap();
+    log.append((&rotating).into(), 0, vec![record(flipped)]).await.unwrap();
     assert_eq!(both.browse("rotating", 0, 0, 2).await.unwrap().messages.len(), 2);
     let why = undecryptable(both.browse("rotating", 0, 2, 10).await);
     assert_eq!(why, CryptoError::Rejected { key_id: "k2".into() });

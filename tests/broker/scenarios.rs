@@ -666,21 +666,26 @@ pub async fn scheduled_messages_can_be_cancelled_and_rescheduled(t: &BrokerUnder
                 .message_id,
         );
     }
-    b.cancel_scheduled(&ids[0]).await.unwrap();
-    let again = b.cancel_scheduled(&ids[0]).await.unwrap_err();
+    // Found in the topic named, or searched for in every topic.
+    b.cancel_scheduled(&ids[0], Some("orders-timeout")).await.unwrap();
+    let again = b.cancel_scheduled(&ids[0], None).await.unwrap_err();
     assert!(matches!(again, BrokerError::ScheduledNotFound { .. }), "{again:?}");
     assert!(matches!(
-        b.cancel_scheduled("msg_unknown").await,
+        b.cancel_scheduled("msg_unknown", None).await,
         Err(BrokerError::ScheduledNotFound { .. })
     ));
+    assert!(matches!(
+        b.cancel_scheduled(&ids[2], Some("no-such-topic")).await,
+        Err(BrokerError::TopicNotFound { .. })
+    ));
 
-    let moved = b.reschedule(&ids[1], Delay::Seconds(0.3)).await.unwrap();
+    let moved = b.reschedule(&ids[1], Delay::Seconds(0.3), None).await.unwrap();
     assert_eq!(moved.topic_name, "orders-timeout");
     let got = fetch_until(b, "orders-timeout", "g", 1, Duration::from_secs(15)).await;
     assert_eq!(got.iter().map(text).collect::<Vec<_>>(), ["sooner"]);
     assert!(
         matches!(
-            b.reschedule(&ids[1], Delay::Seconds(5.0)).await,
+            b.reschedule(&ids[1], Delay::Seconds(5.0), Some("orders-timeout")).await,
             Err(BrokerError::ScheduledNotFound { .. })
         ),
         "fired already"
@@ -766,8 +771,9 @@ pub async fn a_group_deleted_elsewhere_is_not_brought_back(t: &BrokerUnderTest) 
     // Within b's cache window its fetch finds the log group gone and must not recreate it.
     let err = b.fetch(&fetch_req("shared-state", "g", "c", 10, 0)).await.unwrap_err();
     assert!(matches!(err, BrokerError::GroupNotFound { .. }), "{err:?}");
+    let topic = a.get_topic("shared-state").await.unwrap();
     for partition in 0..2 {
-        let lag = a.message_log().group_lag("shared-state", partition, "g").await;
+        let lag = a.message_log().group_lag((&topic).into(), partition, "g").await;
         assert!(lag.is_err(), "partition {partition}: the deleted group came back in the log");
     }
     b.shutdown().await;

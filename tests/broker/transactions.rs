@@ -222,6 +222,7 @@ pub async fn a_record_without_its_half_message_is_rolled_back(t: &BrokerUnderTes
         history: Vec::new(),
         created_at: now,
         updated_at: now,
+        placement: mq_model::Placement::spread(1),
     };
     t.metadata().await.transactions.insert(record.clone()).await.unwrap();
     let settled = wait_applied(b, &record.transaction_id, Duration::from_secs(10)).await;

@@ -6,9 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mq_model::MessageType;
-use mq_repo::{MessageStores, NewRecord, PartitionStats, Record, StartPosition};
+use mq_repo::{MessageStores, NewRecord, PartitionStats, Record, StartPosition, TopicRef};
 
-const T: &str = "payments";
+/// Spread over 4 partitions like a topic created today; partitions past 3 follow the
+/// placement's rule for partitions beyond its generations.
+const T: TopicRef<'static> = TopicRef::spread("payments", &[4]);
+
+/// Another topic, spread like `T`.
+fn t(name: &'static str) -> TopicRef<'static> {
+    TopicRef::spread(name, &[4])
+}
 
 fn rec(id: impl Into<String>) -> NewRecord {
     NewRecord {
@@ -26,7 +33,7 @@ fn normal(id: impl Into<String>) -> NewRecord {
 }
 
 /// Every stored record of a partition, in offset order.
-async fn read_all(stores: &MessageStores, topic: &str, partition: u32) -> Vec<Record> {
+async fn read_all(stores: &MessageStores, topic: TopicRef<'_>, partition: u32) -> Vec<Record> {
     let mut all = Vec::new();
     let mut from = 0;
     loop {
@@ -152,7 +159,7 @@ pub async fn rollback_discards_once_and_the_message_never_commits(stores: Messag
     assert_eq!(half.commit(T, 0, "a").await.unwrap(), None, "rolled back, so never committed");
     assert!(!half.rollback(T, 1, "b").await.unwrap(), "another partition's message");
     assert!(!half.rollback(T, 0, "unknown").await.unwrap());
-    assert!(!half.rollback("never-used", 0, "b").await.unwrap());
+    assert!(!half.rollback(t("never-used"), 0, "b").await.unwrap());
     assert_eq!(half.held(T, 0).await.unwrap(), 1);
 
     assert_eq!(half.commit(T, 0, "b").await.unwrap().map(|a| a.offset), Some(0));
@@ -210,17 +217,17 @@ pub async fn rollback_racing_commit_settles_each_message_one_way(stores: Message
 pub async fn holds_and_held_are_per_partition(stores: MessageStores) {
     let half = &stores.half;
     assert_eq!(half.held(T, 0).await.unwrap(), 0);
-    assert_eq!(half.held("never-used", 0).await.unwrap(), 0);
-    assert!(!half.holds("never-used", 0, "a").await.unwrap());
+    assert_eq!(half.held(t("never-used"), 0).await.unwrap(), 0);
+    assert!(!half.holds(t("never-used"), 0, "a").await.unwrap());
     for id in ["a", "b", "c"] {
         half.prepare(T, 0, rec(id)).await.unwrap();
     }
     half.prepare(T, 1, rec("a")).await.unwrap();
-    half.prepare("other", 0, rec("z")).await.unwrap();
+    half.prepare(t("other"), 0, rec("z")).await.unwrap();
     assert_eq!(half.held(T, 0).await.unwrap(), 3);
     assert_eq!(half.held(T, 1).await.unwrap(), 1);
     assert_eq!(half.held(T, 2).await.unwrap(), 0);
-    assert_eq!(half.held("other", 0).await.unwrap(), 1);
+    assert_eq!(half.held(t("other"), 0).await.unwrap(), 1);
     assert!(half.holds(T, 0, "b").await.unwrap());
     assert!(!half.holds(T, 1, "b").await.unwrap(), "another partition's message");
     assert!(!half.holds(T, 0, "z").await.unwrap(), "another topic's message");
@@ -264,10 +271,10 @@ pub async fn commit_of_an_unknown_message_appends_nothing(stores: MessageStores)
     let before = log.partition_stats(T, 0).await.unwrap();
     assert_eq!(half.commit(T, 0, "unknown").await.unwrap(), None);
     assert_eq!(half.commit(T, 1, "held").await.unwrap(), None, "another partition");
-    assert_eq!(half.commit("never-used", 0, "held").await.unwrap(), None);
+    assert_eq!(half.commit(t("never-used"), 0, "held").await.unwrap(), None);
     assert_eq!(log.partition_stats(T, 0).await.unwrap(), before);
     assert!(read_all(&stores, T, 1).await.is_empty());
-    assert!(read_all(&stores, "never-used", 0).await.is_empty());
+    assert!(read_all(&stores, t("never-used"), 0).await.is_empty());
     assert!(half.holds(T, 0, "held").await.unwrap(), "untouched");
 }
 
@@ -276,7 +283,7 @@ pub async fn delete_topic_drops_its_half_messages(stores: MessageStores) {
     for partition in 0..3 {
         half.prepare(T, partition, rec(format!("h{partition}"))).await.unwrap();
     }
-    half.prepare("kept", 0, rec("k")).await.unwrap();
+    half.prepare(t("kept"), 0, rec("k")).await.unwrap();
     stores.log.append(T, 0, vec![normal("n")]).await.unwrap();
 
     half.delete_topic(T, 3).await.unwrap();
@@ -288,7 +295,7 @@ pub async fn delete_topic_drops_its_half_messages(stores: MessageStores) {
         assert!(!half.rollback(T, partition, &id).await.unwrap());
         assert!(read_all(&stores, T, partition).await.is_empty());
     }
-    assert!(half.holds("kept", 0, "k").await.unwrap(), "other topics keep theirs");
+    assert!(half.holds(t("kept"), 0, "k").await.unwrap(), "other topics keep theirs");
 
     // The log's delete_topic drops them too (both traits delete the same partitions).
     half.prepare(T, 0, rec("again")).await.unwrap();

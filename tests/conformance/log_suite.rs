@@ -6,11 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mq_model::MessageType;
-use mq_repo::{Failure, MessageLog, NewRecord, RepoError, StartPosition};
+use mq_repo::{Failure, MessageLog, NewRecord, RepoError, StartPosition, TopicRef};
 
 type Log = Arc<dyn MessageLog>;
 
-const T: &str = "orders";
+/// Spread over 4 partitions like a topic created today; partitions past 3 follow the
+/// placement's rule for partitions beyond its generations.
+const T: TopicRef<'static> = TopicRef::spread("orders", &[4]);
+
+/// Another topic, spread like `T`.
+fn t(name: &'static str) -> TopicRef<'static> {
+    TopicRef::spread(name, &[4])
+}
 
 fn rec(id: impl Into<String>) -> NewRecord {
     NewRecord {
@@ -117,7 +124,7 @@ pub async fn batch_append_round_trips_every_field(log: Log) {
     let middle = log.read_range(T, 0, 2, 2).await.unwrap();
     assert_eq!(offsets(middle.iter().map(|r| r.offset)), vec![2, 3]);
     assert!(log.read_range(T, 0, 5, 10).await.unwrap().is_empty());
-    assert!(log.read_range("never-written", 0, 0, 10).await.unwrap().is_empty());
+    assert!(log.read_range(t("never-written"), 0, 0, 10).await.unwrap().is_empty());
 
     let next = log.append(T, 0, vec![rec("m5")]).await.unwrap();
     assert_eq!(next[0].offset, 5);
@@ -128,7 +135,7 @@ pub async fn partitions_are_independent(log: Log) {
     log.append(T, 0, vec![rec("a"), rec("b")]).await.unwrap();
     let other = log.append(T, 1, vec![rec("c")]).await.unwrap();
     assert_eq!(other[0].offset, 0, "each partition counts from 0");
-    let other_topic = log.append("payments", 0, vec![rec("d")]).await.unwrap();
+    let other_topic = log.append(t("payments"), 0, vec![rec("d")]).await.unwrap();
     assert_eq!(other_topic[0].offset, 0);
     assert_eq!(log.partition_stats(T, 0).await.unwrap().end_offset, 2);
     assert_eq!(log.partition_stats(T, 1).await.unwrap().end_offset, 1);
@@ -205,20 +212,23 @@ pub async fn unknown_group_is_not_found(log: Log) {
     assert!(matches!(err, RepoError::NotFound { kind: "consumer group", .. }), "{err:?}");
     let err = log.group_lag(T, 0, "ghost").await.unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
-    let err = log.read_group("no-such-topic", 0, "ghost", "c", 1).await.unwrap_err();
+    let err = log.read_group(t("no-such-topic"), 0, "ghost", "c", 1).await.unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
     let err = log.pending(T, 0, "ghost", 10).await.unwrap_err();
     assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
     assert_eq!(log.ack(T, 0, "ghost", &[0]).await.unwrap(), 0, "acking in no group acks nothing");
     for max in [0, 10] {
-        for topic in [T, "no-such-topic"] {
+        for topic in [T, t("no-such-topic")] {
             let err = log.redeliver(topic, 0, "ghost", "c", NOW, HOUR, max).await.unwrap_err();
             assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
         }
     }
     let failed = log.fail(T, 0, "ghost", &[failure(0, 1, NOW, "x")]).await.unwrap();
     assert_eq!(failed, 0, "failing in no group records nothing");
-    assert_eq!(log.fail("no-such-topic", 0, "ghost", &[failure(0, 1, NOW, "x")]).await.unwrap(), 0);
+    assert_eq!(
+        log.fail(t("no-such-topic"), 0, "ghost", &[failure(0, 1, NOW, "x")]).await.unwrap(),
+        0
+    );
     assert!(log.attempts(T, 0, "ghost", 0).await.unwrap().is_empty());
 }
 
@@ -283,7 +293,7 @@ pub async fn trim_by_age_removes_only_older_records(log: Log) {
         10,
         "offsets go on after a trim"
     );
-    assert_eq!(log.trim_before("never-written", 0, cutoff).await.unwrap(), 0);
+    assert_eq!(log.trim_before(t("never-written"), 0, cutoff).await.unwrap(), 0);
     assert_eq!(
         log.trim_before(T, 0, i64::MAX).await.unwrap(),
         6,
@@ -317,7 +327,7 @@ pub async fn delete_group_and_delete_topic(log: Log) {
     assert!(matches!(log.group_lag(T, 1, "g").await, Err(RepoError::NotFound { .. })));
     log.create_group(T, 1, "g", StartPosition::Earliest).await.unwrap();
 
-    log.append("payments", 0, vec![rec("keep")]).await.unwrap();
+    log.append(t("payments"), 0, vec![rec("keep")]).await.unwrap();
     log.delete_topic(T, 2).await.unwrap();
     for partition in 0..2 {
         let stats = log.partition_stats(T, partition).await.unwrap();
@@ -331,7 +341,7 @@ pub async fn delete_group_and_delete_topic(log: Log) {
         "a recreated topic starts at 0"
     );
     assert_eq!(
-        log.partition_stats("payments", 0).await.unwrap().length,
+        log.partition_stats(t("payments"), 0).await.unwrap().length,
         1,
         "other topics are untouched"
     );

@@ -196,7 +196,7 @@ schedule_conformance!(
     reschedule_moves_the_due_time,
     list_pages_by_due_time_then_id,
     count_all_or_due_by_a_time,
-    locate_finds_only_scheduled_messages,
+    find_sees_only_scheduled_messages,
     delete_topic_removes_its_schedules,
     scheduling_an_id_again_replaces_it,
 );

@@ -9,9 +9,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mq_model::MessageType;
-use mq_repo::{MessageStores, NewRecord, Record, ScheduleCursor, ScheduledEntry, ScheduledRecord};
+use mq_repo::{
+    MessageStores, NewRecord, Record, ScheduleCursor, ScheduledEntry, ScheduledRecord, TopicRef,
+};
 
-const T: &str = "delayed";
+/// Spread over 4 partitions like a topic created today; partitions past 3 follow the
+/// placement's rule for partitions beyond its generations.
+const T: TopicRef<'static> = TopicRef::spread("delayed", &[4]);
+
+/// Another topic, spread like `T`.
+fn t(name: &'static str) -> TopicRef<'static> {
+    TopicRef::spread(name, &[4])
+}
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -94,7 +103,7 @@ pub async fn due_lists_by_time_with_limit_and_order(stores: MessageStores) {
     assert_eq!(all.len(), 4);
     assert_eq!(all[3], ("late".to_owned(), later));
     assert!(s.due(T, 1, i64::MAX, 10).await.unwrap().is_empty(), "partitions are separate");
-    assert!(s.due("never-used", 0, i64::MAX, 10).await.unwrap().is_empty());
+    assert!(s.due(t("never-used"), 0, i64::MAX, 10).await.unwrap().is_empty());
 }
 
 pub async fn fire_appends_only_due_messages_after_normal_appends(stores: MessageStores) {
@@ -146,7 +155,7 @@ pub async fn fire_appends_only_due_messages_after_normal_appends(stores: Message
     assert!(appended[0].timestamp_ms >= fired[1].appended.timestamp_ms);
     assert!(s.fire(T, 0, &ids(&["d-full", "d-plain"])).await.unwrap().is_empty(), "fired once");
     assert!(s.fire(T, 0, &[]).await.unwrap().is_empty());
-    assert!(s.fire("never-used", 0, &ids(&["d-full"])).await.unwrap().is_empty());
+    assert!(s.fire(t("never-used"), 0, &ids(&["d-full"])).await.unwrap().is_empty());
     assert_eq!(s.due(T, 0, i64::MAX, 10).await.unwrap().len(), 1, "only `later` waits");
     assert_eq!(log.partition_stats(T, 0).await.unwrap().end_offset, 6);
     assert_eq!(read_all(&stores, 1).await.len(), 0);
@@ -201,14 +210,14 @@ pub async fn cancel_succeeds_once_and_the_message_never_fires(stores: MessageSto
     assert!(!s.cancel(T, 0, "a").await.unwrap());
     assert!(!s.cancel(T, 1, "b").await.unwrap(), "another partition's message");
     assert!(!s.cancel(T, 0, "unknown").await.unwrap());
-    assert!(!s.cancel("never-used", 0, "a").await.unwrap());
+    assert!(!s.cancel(t("never-used"), 0, "a").await.unwrap());
 
     let fired = s.fire(T, 0, &ids(&["a", "b"])).await.unwrap();
     assert_eq!(fired.iter().map(|f| f.message_id.as_str()).collect::<Vec<_>>(), ["b"]);
     assert!(!s.cancel(T, 0, "b").await.unwrap(), "a fired message cannot be cancelled");
     let records = read_all(&stores, 0).await;
     assert_eq!(records.iter().map(|r| r.message_id.as_str()).collect::<Vec<_>>(), ["b"]);
-    assert_eq!(s.locate("a").await.unwrap(), None);
+    assert_eq!(located(s, T, "a").await, None);
 }
 
 pub async fn cancel_racing_fire_settles_each_message_one_way(stores: MessageStores) {
@@ -356,7 +365,7 @@ pub async fn list_pages_by_due_time_then_id(stores: MessageStores) {
 pub async fn count_all_or_due_by_a_time(stores: MessageStores) {
     let s = &stores.schedule;
     assert_eq!(s.count(T, 0, None).await.unwrap(), 0);
-    assert_eq!(s.count("never-used", 0, Some(i64::MAX)).await.unwrap(), 0);
+    assert_eq!(s.count(t("never-used"), 0, Some(i64::MAX)).await.unwrap(), 0);
     let base = due_now();
     let batch =
         (0..5).map(|i| at(base + i, rec(format!("d{i}")))).chain([at(not_due(), rec("later"))]);
@@ -372,29 +381,38 @@ pub async fn count_all_or_due_by_a_time(stores: MessageStores) {
     assert_eq!(s.count(T, 0, Some(now_ms())).await.unwrap(), 2);
 }
 
-pub async fn locate_finds_only_scheduled_messages(stores: MessageStores) {
+/// The partition of `topic` (of 4) where `id` is scheduled, if it is.
+async fn located(
+    s: &std::sync::Arc<dyn mq_repo::ScheduleStore>,
+    topic: TopicRef<'_>,
+    id: &str,
+) -> Option<u32> {
+    s.find(topic, 4, id).await.unwrap().map(|(partition, _)| partition)
+}
+
+pub async fn find_sees_only_scheduled_messages(stores: MessageStores) {
     let s = &stores.schedule;
-    assert_eq!(s.locate("a").await.unwrap(), None);
+    assert_eq!(located(s, T, "a").await, None);
     s.schedule(T, 2, vec![at(due_now(), rec("a")), at(not_due(), rec("c"))]).await.unwrap();
-    s.schedule("other", 0, vec![at(due_now(), rec("b"))]).await.unwrap();
-    assert_eq!(s.locate("a").await.unwrap(), Some((T.to_owned(), 2)));
-    assert_eq!(s.locate("b").await.unwrap(), Some(("other".to_owned(), 0)));
-    assert_eq!(s.locate("c").await.unwrap(), Some((T.to_owned(), 2)));
+    s.schedule(t("other"), 0, vec![at(due_now(), rec("b"))]).await.unwrap();
+    assert_eq!(located(s, T, "a").await, Some(2));
+    assert_eq!(located(s, t("other"), "b").await, Some(0));
+    assert_eq!(located(s, T, "c").await, Some(2));
 
     assert_eq!(s.fire(T, 2, &ids(&["a", "c"])).await.unwrap().len(), 1);
-    assert_eq!(s.locate("a").await.unwrap(), None, "fired");
-    assert_eq!(s.locate("c").await.unwrap(), Some((T.to_owned(), 2)), "not due, still there");
-    assert!(s.cancel("other", 0, "b").await.unwrap());
-    assert_eq!(s.locate("b").await.unwrap(), None, "cancelled");
+    assert_eq!(located(s, T, "a").await, None, "fired");
+    assert_eq!(located(s, T, "c").await, Some(2), "not due, still there");
+    assert!(s.cancel(t("other"), 0, "b").await.unwrap());
+    assert_eq!(located(s, t("other"), "b").await, None, "cancelled");
     assert!(s.reschedule(T, 2, "c", due_now()).await.unwrap());
-    assert_eq!(s.locate("c").await.unwrap(), Some((T.to_owned(), 2)), "rescheduled");
+    assert_eq!(located(s, T, "c").await, Some(2), "rescheduled");
 
     // Scheduled again after it fired: found again, and again gone once fired.
     s.schedule(T, 2, vec![at(not_due(), rec("a"))]).await.unwrap();
-    assert_eq!(s.locate("a").await.unwrap(), Some((T.to_owned(), 2)));
+    assert_eq!(located(s, T, "a").await, Some(2));
     assert!(s.cancel(T, 2, "a").await.unwrap());
-    assert_eq!(s.locate("a").await.unwrap(), None);
-    assert_eq!(s.locate("a").await.unwrap(), None, "asking twice changes nothing");
+    assert_eq!(located(s, T, "a").await, None);
+    assert_eq!(located(s, T, "a").await, None, "asking twice changes nothing");
 }
 
 pub async fn delete_topic_removes_its_schedules(stores: MessageStores) {
@@ -406,7 +424,7 @@ pub async fn delete_topic_removes_its_schedules(stores: MessageStores) {
         ];
         s.schedule(T, partition, batch).await.unwrap();
     }
-    s.schedule("kept", 0, vec![at(due_now(), rec("k"))]).await.unwrap();
+    s.schedule(t("kept"), 0, vec![at(due_now(), rec("k"))]).await.unwrap();
     stores.log.append(T, 0, vec![rec("n")]).await.unwrap();
 
     s.delete_topic(T, 3).await.unwrap();
@@ -417,15 +435,15 @@ pub async fn delete_topic_removes_its_schedules(stores: MessageStores) {
         let names = ids(&[&format!("d{partition}"), &format!("l{partition}")]);
         assert!(s.fire(T, partition, &names).await.unwrap().is_empty());
         assert!(!s.cancel(T, partition, &names[1]).await.unwrap());
-        assert_eq!(s.locate(&names[0]).await.unwrap(), None);
-        assert_eq!(s.locate(&names[1]).await.unwrap(), None);
+        assert_eq!(located(s, T, &names[0]).await, None);
+        assert_eq!(located(s, T, &names[1]).await, None);
     }
-    assert_eq!(s.locate("k").await.unwrap(), Some(("kept".to_owned(), 0)));
-    assert_eq!(s.count("kept", 0, None).await.unwrap(), 1);
+    assert_eq!(located(s, t("kept"), "k").await, Some(0));
+    assert_eq!(s.count(t("kept"), 0, None).await.unwrap(), 1);
 
     // The topic can be used again from scratch.
     s.schedule(T, 0, vec![at(due_now(), rec("again"))]).await.unwrap();
-    assert_eq!(s.locate("again").await.unwrap(), Some((T.to_owned(), 0)));
+    assert_eq!(located(s, T, "again").await, Some(0));
     assert_eq!(s.fire(T, 0, &ids(&["again"])).await.unwrap().len(), 1);
 }
 

@@ -44,6 +44,7 @@ fn prepared(topic: &str, minute: i64) -> Transaction {
         history: vec![event(minute, "prepared")],
         created_at: at(minute),
         updated_at: at(minute),
+        placement: mq_model::Placement::spread(4),
     }
 }
 

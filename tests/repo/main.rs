@@ -10,7 +10,7 @@ use std::time::Duration;
 use mq_model::{MessageType, Page};
 use mq_repo::{
     MessageLog, MongoConfig, MongoMetadata, NewRecord, RedisConfig, RedisMessageLog, RepoError,
-    TopicFilter, TopicRepository,
+    TopicFilter, TopicRef, TopicRepository,
 };
 use mq_testkit::{MongoServer, RedisServer};
 
@@ -54,12 +54,15 @@ async fn redis_down_at_connect_is_a_typed_error() {
 async fn redis_going_away_gives_typed_errors() {
     let mut server = RedisServer::start_owned().await.unwrap();
     let log = RedisMessageLog::connect(&server.config()).await.unwrap();
-    log.append("t", 0, vec![rec()]).await.unwrap();
+    log.append(TopicRef::named("t"), 0, vec![rec()]).await.unwrap();
     server.stop();
-    let err =
-        tokio::time::timeout(HANG, log.append("t", 0, vec![rec()])).await.expect("append hung");
+    let err = tokio::time::timeout(HANG, log.append(TopicRef::named("t"), 0, vec![rec()]))
+        .await
+        .expect("append hung");
     assert_unavailable(&err.unwrap_err());
-    let err = tokio::time::timeout(HANG, log.read_range("t", 0, 0, 10)).await.expect("read hung");
+    let err = tokio::time::timeout(HANG, log.read_range(TopicRef::named("t"), 0, 0, 10))
+        .await
+        .expect("read hung");
     assert_unavailable(&err.unwrap_err());
 }
 

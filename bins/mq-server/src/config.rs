@@ -306,6 +306,10 @@ mod tests {
             "console.assets_dir",
             "log.dir",
             "message_queue.redis.url",
+            "message_queue.redis.cluster",
+            "message_queue.redis.sentinel",
+            "message_queue.redis.username",
+            "message_queue.redis.password",
             "mongodb.pool_size",
             "server.tls.cert_path",
             "server.tls.key_path",
@@ -362,6 +366,34 @@ mod tests {
         });
     }
 
+    /// The cluster and sentinel shapes load from a file and from the environment (a list in
+    /// brackets).
+    #[test]
+    fn redis_cluster_and_sentinel_shapes_load() {
+        jail(|jail| {
+            jail.set_env("MQ_MESSAGE_QUEUE__PROVIDER", "redis_streams");
+            jail.set_env(
+                "MQ_MESSAGE_QUEUE__REDIS__CLUSTER__NODES",
+                "[10.0.0.1:7000, 10.0.0.2:7000]",
+            );
+            let config = Config::load(None)?;
+            let cluster = config.message_queue.redis.cluster.clone().expect("a cluster section");
+            assert_eq!(cluster.nodes, ["10.0.0.1:7000", "10.0.0.2:7000"]);
+            assert_eq!(config.message_queue.redis.topology(), mq_repo::RedisTopology::Cluster);
+            Ok(())
+        });
+        jail(|jail| {
+            jail.create_file(
+                "mq.yaml",
+                "message_queue:\n  provider: redis_streams\n  redis:\n    sentinel:\n      \
+                 nodes: [s1:26379, s2:26379]\n      service_name: mymaster\n",
+            )?;
+            let config = Config::load(Some(Path::new("mq.yaml")))?;
+            assert_eq!(config.message_queue.redis.topology(), mq_repo::RedisTopology::Sentinel);
+            Ok(())
+        });
+    }
+
     /// Each row: a config file (or none), environment variables, and a piece of the error.
     #[test]
     fn bad_configs_fail_at_start_up_naming_the_key() {
@@ -411,6 +443,26 @@ mod tests {
         );
         check(None, &[("MQ_MONGODB__URI", "localhost:27017")], "mongodb.uri");
         check(None, &[("MQ_MESSAGE_QUEUE__REDIS__URL", "http://x")], "redis.url");
+        // A wrong shape names the key and what it expected.
+        let redis =
+            |yaml: &str| format!("message_queue:\n  provider: redis_streams\n  redis:\n{yaml}");
+        check(Some(&redis("    cluster: 10.0.0.1:7000\n")), &[], "cluster");
+        check(Some(&redis("    cluster:\n      nodes: [a]\n")), &[], "redis.cluster.nodes");
+        check(Some(&redis("    cluster:\n      seeds: [a:1]\n")), &[], "seeds");
+        check(Some(&redis("    sentinel:\n      nodes: [a:1]\n")), &[], "service_name");
+        check(
+            Some(&redis("    url: redis://h:1\n    cluster:\n      nodes: [a:1]\n")),
+            &[],
+            "not both",
+        );
+        check(
+            None,
+            &[
+                ("MQ_MESSAGE_QUEUE__PROVIDER", "redis_streams"),
+                ("MQ_MESSAGE_QUEUE__REDIS__URL", "redis-sentinel://h:1"),
+            ],
+            "sentinelservicename",
+        );
     }
 
     #[test]

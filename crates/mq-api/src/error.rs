@@ -392,7 +392,7 @@ mod tests {
         let corrupt =
             RepoError::Corrupt { what: "message envelope", detail: "secret detail".into() };
         check(store(corrupt), 500, "internal error");
-        let config = RepoError::InvalidConfig { field: "redis.port", reason: "secret" };
+        let config = RepoError::InvalidConfig { field: "redis.port", reason: "secret".into() };
         check(store(config), 500, "internal error");
         check(ApiError::field("value", "is required"), 400, "invalid value: is required");
         check(ApiError::Body { detail: "eof".into() }, 400, "invalid request body");

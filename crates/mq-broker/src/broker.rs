@@ -222,7 +222,7 @@ impl Broker {
 
     /// Checks that both stores answer.
     pub async fn ready(&self) -> BrokerResult<()> {
-        self.inner.log.partition_stats("mq-readiness-probe", 0).await?;
+        self.inner.log.partition_stats(mq_repo::TopicRef::named("mq-readiness-probe"), 0).await?;
         self.inner.meta.topics.get("mq-readiness-probe").await?;
         Ok(())
     }

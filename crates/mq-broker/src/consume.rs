@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mq_model::{ConsumerGroup, ConsumerStatus, DeliveryMode, MessageType, Topic};
-use mq_repo::{Delivery, PendingEntry, Record, RepoError, StartPosition};
+use mq_repo::{Delivery, PendingEntry, Record, RepoError, StartPosition, TopicRef};
 use std::sync::atomic::Ordering;
 
 use crate::membership::assigned_partitions;
@@ -271,7 +271,7 @@ impl Broker {
                     }
                     let new = self
                         .healing(topic, group, partition, || {
-                            log.read_group(&topic.name, partition, &group.group_id, consumer, want)
+                            log.read_group(topic.into(), partition, &group.group_id, consumer, want)
                         })
                         .await?;
                     let new = self.screen(topic, group, partition, new).await?;
@@ -301,7 +301,7 @@ impl Broker {
         consumer: &str,
         want: usize,
     ) -> BrokerResult<Vec<Delivery>> {
-        let (t, g) = (topic.name.as_str(), group.group_id.as_str());
+        let (t, g) = (TopicRef::from(topic), group.group_id.as_str());
         let log = self.inner.log.as_ref();
         let scan = || log.pending(t, partition, g, PENDING_SCAN);
         let mut pending = self.healing(topic, group, partition, scan).await?;
@@ -370,7 +370,7 @@ impl Broker {
         consumer: &str,
         max: usize,
     ) -> BrokerResult<Vec<Delivery>> {
-        let (t, g) = (topic.name.as_str(), group.group_id.as_str());
+        let (t, g) = (TopicRef::from(topic), group.group_id.as_str());
         let log = self.inner.log.as_ref();
         let ack_timeout = millis(group.ack_timeout_ms);
         let call = |max: usize| {
@@ -413,7 +413,7 @@ impl Broker {
                 match self
                     .inner
                     .log
-                    .create_group(&topic.name, partition, &group.group_id, StartPosition::Earliest)
+                    .create_group(topic.into(), partition, &group.group_id, StartPosition::Earliest)
                     .await
                 {
                     Ok(()) | Err(RepoError::AlreadyExists { .. }) => {}
@@ -430,12 +430,12 @@ impl Broker {
     /// of an earlier delivery of a message now delivered again, are not counted and are not an
     /// error. `TopicNotFound`, `GroupNotFound`.
     pub async fn ack(&self, topic: &str, group: &str, receipts: &[String]) -> BrokerResult<u64> {
-        let by_partition = self.decode_receipts(topic, group, receipts).await?;
+        let (found, by_partition) = self.decode_receipts(topic, group, receipts).await?;
         // All partitions at once: on Redis one pipelined round trip instead of one per
         // partition. Each partition's settle is atomic on its own, as it always was.
         let log = self.inner.log.as_ref();
         let settles = by_partition.iter().map(|(partition, deliveries)| {
-            log.ack_deliveries(topic, *partition, group, deliveries)
+            log.ack_deliveries((&found).into(), *partition, group, deliveries)
         });
         let acked: u64 = futures_util::future::try_join_all(settles).await?.into_iter().sum();
         self.inner.metrics.acked.with_label_values(&[topic, group]).inc_by(acked);
@@ -462,17 +462,18 @@ impl Broker {
         }
     }
 
-    /// The deliveries the receipts name, by partition, as (offset, delivery count). Receipts
-    /// that are malformed or name a partition the topic lacks name nothing this group holds:
-    /// like unknown receipts they are not counted and are not an error.
+    /// The topic, and the deliveries the receipts name, by partition, as (offset, delivery
+    /// count). Receipts that are malformed or name a partition the topic lacks name nothing
+    /// this group holds: like unknown receipts they are not counted and are not an error.
     pub(crate) async fn decode_receipts(
         &self,
         topic: &str,
         group: &str,
         receipts: &[String],
-    ) -> BrokerResult<BTreeMap<u32, Vec<(u64, u32)>>> {
+    ) -> BrokerResult<(Topic, BTreeMap<u32, Vec<(u64, u32)>>)> {
         // Unknown topics and groups first: they are the likelier mistake to report.
-        let partitions = self.existing_topic(topic).await?.partitions;
+        let found = self.existing_topic(topic).await?;
+        let partitions = found.partitions;
         self.existing_group(topic, group).await?;
         if receipts.is_empty() || receipts.len() > MAX_FETCH {
             return Err(BrokerError::invalid(
@@ -489,7 +490,7 @@ impl Broker {
                     .push((receipt.offset, receipt.delivery_count));
             }
         }
-        Ok(by_partition)
+        Ok((found, by_partition))
     }
 
     /// Up to `limit` (1 to 1000) messages of a partition from `from_offset`, touching no group.
@@ -516,11 +517,13 @@ impl Broker {
                 format!("must be between 1 and {MAX_FETCH}, got {limit}"),
             ));
         }
-        let records = self.inner.log.read_range(topic, partition, from_offset, limit).await?;
+        let at = TopicRef::from(&found);
+        let records = self.inner.log.read_range(at, partition, from_offset, limit).await?;
         let next_offset = match records.last() {
             Some(last) => last.offset + 1,
-            None => from_offset
-                .max(self.inner.log.partition_stats(topic, partition).await?.first_offset),
+            None => {
+                from_offset.max(self.inner.log.partition_stats(at, partition).await?.first_offset)
+            }
         };
         let messages = records
             .into_iter()
@@ -575,7 +578,7 @@ impl Broker {
             let mut positions = BTreeMap::new();
             for partition in 0..found.partitions {
                 positions
-                    .insert(partition, self.position(topic, &group.group_id, partition).await?);
+                    .insert(partition, self.position(&found, &group.group_id, partition).await?);
             }
             for consumer in self.group_consumers(&group).await? {
                 let live = members.contains(&consumer.consumer_id);
@@ -606,10 +609,11 @@ impl Broker {
 
     async fn position(
         &self,
-        topic: &str,
+        topic: &Topic,
         group: &str,
         partition: u32,
     ) -> BrokerResult<PartitionPosition> {
+        let topic = TopicRef::from(topic);
         let lag = self.group_lag_or_owed(topic, partition, group).await?;
         let oldest_pending = if lag.pending > 0 {
             self.inner.log.pending(topic, partition, group, 1).await?.first().map(|p| p.offset)
@@ -658,7 +662,7 @@ impl Broker {
         }
         let mut out = Vec::with_capacity(found.partitions as usize);
         for partition in 0..found.partitions {
-            let position = self.position(topic, &group.group_id, partition).await?;
+            let position = self.position(&found, &group.group_id, partition).await?;
             out.push(GroupPartition { position, owner: owners.remove(&partition) });
         }
         Ok(out)
@@ -668,7 +672,7 @@ impl Broker {
     /// healed on the next fetch; until then everything stored in it is owed.
     pub(crate) async fn group_lag_or_owed(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
     ) -> BrokerResult<mq_repo::GroupLag> {
@@ -695,13 +699,13 @@ impl Broker {
     /// only a fetch records it as failed, so a stream whose room it took would never fetch
     /// again and never get it back. `TopicNotFound`, `GroupNotFound`.
     pub async fn in_flight(&self, topic: &str, group: &str, consumer: &str) -> BrokerResult<u64> {
-        let partitions = self.existing_topic(topic).await?.partitions;
+        let found = self.existing_topic(topic).await?;
         let ack_timeout =
             u64::try_from(self.existing_group(topic, group).await?.ack_timeout_ms).unwrap_or(0);
         let mut held = 0;
-        for partition in 0..partitions {
-            let pending = match self.inner.log.pending(topic, partition, group, PENDING_SCAN).await
-            {
+        for partition in 0..found.partitions {
+            let at = TopicRef::from(&found);
+            let pending = match self.inner.log.pending(at, partition, group, PENDING_SCAN).await {
                 Ok(pending) => pending,
                 // Healed by the next fetch; nothing is held there meanwhile.
                 Err(RepoError::NotFound { .. }) => continue,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use mq_dlq::Redriven;
 use mq_model::{DeadLetterMessage, Page, Paged, Topic};
-use mq_repo::DeadLetterFilter;
+use mq_repo::{DeadLetterFilter, TopicRef};
 
 use crate::{Broker, BrokerError, BrokerResult};
 
@@ -132,14 +132,12 @@ impl Broker {
                 continue;
             }
             let due_ms = start_ms + (report.retried as f64 * step_ms) as i64;
-            match self.inner.dead_letters.redrive(&dead, due_ms).await? {
+            // Checked just above: the topic exists.
+            let Some(Some(topic)) = topics.get(&dead.original_topic_name) else { continue };
+            let topic = TopicRef::from(topic);
+            match self.inner.dead_letters.redrive(topic, &dead, due_ms).await? {
                 Redriven::Scheduled { message_id, due_ms } => {
-                    self.inner.delay.track(
-                        &dead.original_topic_name,
-                        dead.partition,
-                        &message_id,
-                        due_ms,
-                    );
+                    self.inner.delay.track(topic, dead.partition, &message_id, due_ms);
                     report.retried += 1;
                     report.last_due_ms = Some(due_ms);
                 }

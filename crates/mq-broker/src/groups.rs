@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use mq_model::{
     new_id, ConsumerGroup, DeliveryMode, GroupStatus, IdKind, Page, Paged, RetryPolicy, StartFrom,
-    DEFAULT_ACK_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS,
+    Topic, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS,
 };
-use mq_repo::{GroupFilter, RepoError, StartPosition};
+use mq_repo::{GroupFilter, RepoError, StartPosition, TopicRef};
 
 use crate::{Broker, BrokerError, BrokerResult};
 
@@ -95,10 +95,10 @@ impl Broker {
         };
         for partition in 0..topic.partitions {
             if let Err(error) =
-                self.create_log_group(&topic.name, partition, &group.group_id, start).await
+                self.create_log_group((&topic).into(), partition, &group.group_id, start).await
             {
                 // Undo, so a retry of the same request can succeed.
-                let _ = self.remove_group(&topic.name, &group.group_id, topic.partitions).await;
+                let _ = self.remove_group(&topic, &group.group_id).await;
                 return Err(error);
             }
         }
@@ -110,7 +110,7 @@ impl Broker {
     /// name (a failed delete) is replaced, since a new group must not inherit old positions.
     async fn create_log_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         start: StartPosition,
@@ -205,22 +205,22 @@ impl Broker {
     /// Deletes a group with its consumers and pending lists. `GroupNotFound`.
     pub async fn delete_group(&self, topic: &str, group: &str) -> BrokerResult<()> {
         self.refuse_if_shutting_down()?;
-        let partitions = self.existing_topic(topic).await?.partitions;
+        let topic_record = self.existing_topic(topic).await?;
         let found = self.get_group(topic, group).await?;
-        self.remove_group(topic, &found.group_id, partitions).await?;
+        self.remove_group(&topic_record, &found.group_id).await?;
         self.forget_group(topic, group);
         tracing::info!(topic = %topic, group = %group, "consumer group deleted");
         Ok(())
     }
 
-    async fn remove_group(&self, topic: &str, group: &str, partitions: u32) -> BrokerResult<()> {
-        match self.inner.meta.groups.delete(topic, group).await {
+    async fn remove_group(&self, topic: &Topic, group: &str) -> BrokerResult<()> {
+        match self.inner.meta.groups.delete(&topic.name, group).await {
             Ok(()) | Err(RepoError::NotFound { .. }) => {}
             Err(other) => return Err(other.into()),
         }
-        self.inner.meta.consumers.delete_by_group(topic, group).await?;
-        for partition in 0..partitions {
-            self.inner.log.delete_group(topic, partition, group).await?;
+        self.inner.meta.consumers.delete_by_group(&topic.name, group).await?;
+        for partition in 0..topic.partitions {
+            self.inner.log.delete_group(topic.into(), partition, group).await?;
         }
         Ok(())
     }

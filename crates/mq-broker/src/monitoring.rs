@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mq_model::{ConsumerGroup, DeliveryMode, Page, Topic};
-use mq_repo::{DeadLetterFilter, TopicFilter};
+use mq_repo::{DeadLetterFilter, TopicFilter, TopicRef};
 
 use crate::rates::{acked_series, published_series};
 use crate::{Broker, BrokerError, BrokerResult};
@@ -201,9 +201,10 @@ impl Broker {
         let mut partitions = Vec::with_capacity(series.len());
         let (mut scheduled, mut half) = (0, 0);
         for (partition, rate) in (0..topic.partitions).zip(rates) {
-            let stats = self.inner.log.partition_stats(&topic.name, partition).await?;
-            scheduled += self.inner.schedule.count(&topic.name, partition, None).await?;
-            half += self.inner.half.held(&topic.name, partition).await?;
+            let at = TopicRef::from(topic);
+            let stats = self.inner.log.partition_stats(at, partition).await?;
+            scheduled += self.inner.schedule.count(at, partition, None).await?;
+            half += self.inner.half.held(at, partition).await?;
             partitions.push(PartitionMonitoring {
                 partition,
                 offset: stats.end_offset,
@@ -236,15 +237,13 @@ impl Broker {
         let now_ms = self.inner.clock.now_ms();
         let (mut lag, mut pending, mut oldest) = (0, 0, None::<i64>);
         for partition in 0..topic.partitions {
-            let position = self.group_lag_or_owed(&topic.name, partition, &group.group_id).await?;
+            let at = TopicRef::from(topic);
+            let position = self.group_lag_or_owed(at, partition, &group.group_id).await?;
             lag += position.lag;
             pending += position.pending;
             if position.lag > 0 {
-                let first = self
-                    .inner
-                    .log
-                    .read_range(&topic.name, partition, position.next_offset, 1)
-                    .await?;
+                let first =
+                    self.inner.log.read_range(at, partition, position.next_offset, 1).await?;
                 if let Some(record) = first.first() {
                     let age = (now_ms - record.timestamp_ms).max(0);
                     oldest = Some(oldest.map_or(age, |o| o.max(age)));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mq_model::{new_id, IdKind, MessageType, Topic, TopicStatus};
-use mq_repo::{NewRecord, ScheduledRecord};
+use mq_repo::{NewRecord, ScheduledRecord, TopicRef};
 
 use crate::partition::partition_for_key;
 use crate::{Broker, BrokerError, BrokerResult};
@@ -156,12 +156,12 @@ impl Broker {
         // share fails the call; shares of other partitions may be stored, as the ones appended
         // before it were), so what a caller can observe is unchanged. Shares that landed are
         // counted in the metrics before the first error is returned, as before.
-        let (log, topic_name) = (self.inner.log.as_ref(), topic.name.as_str());
+        let (log, at) = (self.inner.log.as_ref(), TopicRef::from(&topic));
         let appends = now_by_partition.into_iter().map(|(partition, entries)| async move {
             let (indexes, records): (Vec<usize>, Vec<NewRecord>) = entries.into_iter().unzip();
             let ids: Vec<String> = records.iter().map(|r| r.message_id.clone()).collect();
             let count = records.len();
-            let landed = log.append(topic_name, partition, records).await?;
+            let landed = log.append(at, partition, records).await?;
             if landed.len() != count {
                 return Err(short_append(landed.len()));
             }
@@ -199,11 +199,11 @@ impl Broker {
                 entries.into_iter().unzip();
             let tracked: Vec<(String, i64)> =
                 records.iter().map(|r| (r.record.message_id.clone(), r.due_ms)).collect();
-            self.inner.schedule.schedule(&topic.name, partition, records).await?;
+            self.inner.schedule.schedule(at, partition, records).await?;
             let scheduled = self.inner.metrics.scheduled.with_label_values(&[&topic.name]);
             scheduled.inc_by(tracked.len() as u64);
             for (index, (message_id, due_ms)) in indexes.into_iter().zip(tracked) {
-                self.inner.delay.track(&topic.name, partition, &message_id, due_ms);
+                self.inner.delay.track(at, partition, &message_id, due_ms);
                 results[index] = Some(Published {
                     message_id,
                     topic_name: topic.name.clone(),

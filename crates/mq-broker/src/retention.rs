@@ -39,12 +39,12 @@ impl Broker {
             for topic in &topics.items {
                 let cutoff = now_ms.saturating_sub(topic.retention_ms);
                 for partition in 0..topic.partitions {
-                    removed += self.inner.log.trim_before(&topic.name, partition, cutoff).await?;
+                    removed += self.inner.log.trim_before(topic.into(), partition, cutoff).await?;
                     if self.inner.cfg.max_len > 0 {
                         removed += self
                             .inner
                             .log
-                            .trim_to_len(&topic.name, partition, self.inner.cfg.max_len)
+                            .trim_to_len(topic.into(), partition, self.inner.cfg.max_len)
                             .await?;
                     }
                 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use mq_dlq::REDRIVE_GROUP_HEADER;
 use mq_model::{ConsumerGroup, Topic};
-use mq_repo::{Delivery, Failure, PendingEntry};
+use mq_repo::{Delivery, Failure, PendingEntry, TopicRef};
 
 use crate::{Broker, BrokerError, BrokerResult};
 
@@ -119,12 +119,13 @@ impl Broker {
             }
         }
         let (t, g) = (topic.name.as_str(), group.group_id.as_str());
-        let mut recorded = self.inner.log.fail(t, partition, g, &retries).await?;
+        let at = TopicRef::from(topic);
+        let mut recorded = self.inner.log.fail(at, partition, g, &retries).await?;
         self.inner.metrics.retried.with_label_values(&[t, g]).inc_by(recorded);
         for failure in last {
             // One at a time: only a failure the log took (still outstanding with that count)
             // may be dead-lettered.
-            if self.inner.log.fail(t, partition, g, std::slice::from_ref(&failure)).await? == 1 {
+            if self.inner.log.fail(at, partition, g, std::slice::from_ref(&failure)).await? == 1 {
                 recorded += 1;
                 self.bury(topic, group, partition, failure.offset, failure.delivery_count, None)
                     .await?;
@@ -156,8 +157,9 @@ impl Broker {
         reason: Option<&str>,
     ) -> BrokerResult<()> {
         let (t, g) = (topic.name.as_str(), group.group_id.as_str());
+        let at = TopicRef::from(topic);
         let log = self.inner.log.as_ref();
-        let record = log.read_range(t, partition, offset, 1).await?.into_iter().next();
+        let record = log.read_range(at, partition, offset, 1).await?.into_iter().next();
         let Some(record) = record.filter(|r| r.offset == offset) else {
             // Trimmed away by retention meanwhile: nothing left to keep.
             tracing::warn!(
@@ -167,10 +169,10 @@ impl Broker {
                 offset,
                 "a failed message was trimmed before it could be dead-lettered"
             );
-            log.ack_deliveries(t, partition, g, &[(offset, delivery_count)]).await?;
+            log.ack_deliveries(at, partition, g, &[(offset, delivery_count)]).await?;
             return Ok(());
         };
-        let attempts = log.attempts(t, partition, g, offset).await?;
+        let attempts = log.attempts(at, partition, g, offset).await?;
         let dead = mq_dlq::dead_letter(
             t,
             partition,
@@ -183,7 +185,7 @@ impl Broker {
         );
         let (id, why) = (dead.id.clone(), dead.failure_reason.clone());
         self.inner.dead_letters.record(dead).await?;
-        if log.ack_deliveries(t, partition, g, &[(offset, delivery_count)]).await? > 0 {
+        if log.ack_deliveries(at, partition, g, &[(offset, delivery_count)]).await? > 0 {
             self.inner.metrics.dead_lettered.with_label_values(&[t, g]).inc();
         }
         tracing::warn!(
@@ -257,7 +259,7 @@ impl Broker {
         if !foreign.is_empty() {
             self.inner
                 .log
-                .ack_deliveries(&topic.name, partition, &group.group_id, &foreign)
+                .ack_deliveries(topic.into(), partition, &group.group_id, &foreign)
                 .await?;
         }
         Ok(keep)
@@ -287,8 +289,7 @@ impl Broker {
                 ));
             }
         }
-        let by_partition = self.decode_receipts(topic, group, receipts).await?;
-        let found_topic = self.existing_topic(topic).await?;
+        let (found_topic, by_partition) = self.decode_receipts(topic, group, receipts).await?;
         let found_group = self.existing_group(topic, group).await?;
         let retry = match (nack.dead_letter, nack.delay) {
             (true, _) => Retry::Never,
@@ -330,7 +331,7 @@ impl Broker {
         receipts: &[String],
         extend: Duration,
     ) -> BrokerResult<u64> {
-        let by_partition = self.decode_receipts(topic, group, receipts).await?;
+        let (found, by_partition) = self.decode_receipts(topic, group, receipts).await?;
         let ack_timeout = Duration::from_millis(
             u64::try_from(self.existing_group(topic, group).await?.ack_timeout_ms).unwrap_or(0),
         );
@@ -348,7 +349,8 @@ impl Broker {
         let idle = ack_timeout - extend;
         let mut extended = 0;
         for (partition, deliveries) in by_partition {
-            extended += self.inner.log.touch(topic, partition, group, &deliveries, idle).await?;
+            let at = TopicRef::from(&found);
+            extended += self.inner.log.touch(at, partition, group, &deliveries, idle).await?;
         }
         Ok(extended)
     }
@@ -363,11 +365,12 @@ impl Broker {
         group: &str,
         receipts: &[String],
     ) -> BrokerResult<u64> {
-        let by_partition = self.decode_receipts(topic, group, receipts).await?;
+        let (found, by_partition) = self.decode_receipts(topic, group, receipts).await?;
         let now_ms = self.inner.clock.now_ms();
         let mut released = 0;
         for (partition, deliveries) in by_partition {
-            released += self.inner.log.defer(topic, partition, group, &deliveries, now_ms).await?;
+            let at = TopicRef::from(&found);
+            released += self.inner.log.defer(at, partition, group, &deliveries, now_ms).await?;
         }
         if released > 0 {
             self.inner.published.notify_waiters();

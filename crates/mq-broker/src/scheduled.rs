@@ -1,7 +1,8 @@
 //! Scheduled (delayed) messages after publishing: list, cancel, reschedule, counts.
 
 use chrono::{DateTime, Utc};
-use mq_repo::{ScheduleCursor, ScheduledEntry};
+use mq_model::{Page, Topic};
+use mq_repo::{ScheduleCursor, ScheduledEntry, TopicFilter, TopicRef};
 
 use crate::publish::{to_time, Delay};
 use crate::{Broker, BrokerError, BrokerResult};
@@ -76,7 +77,8 @@ impl Broker {
         for partition in 0..found.partitions {
             // One more than a page from each partition: whether there is more is only known
             // once one partition alone could fill the page and has another left.
-            let entries = self.inner.schedule.list(topic, partition, cursor.as_ref(), limit + 1);
+            let at = TopicRef::from(&found);
+            let entries = self.inner.schedule.list(at, partition, cursor.as_ref(), limit + 1);
             all.extend(entries.await?);
         }
         all.sort_by(|a, b| (a.due_ms, &a.message_id).cmp(&(b.due_ms, &b.message_id)));
@@ -96,22 +98,30 @@ impl Broker {
         Ok(ScheduledPage { items, next_cursor })
     }
 
-    /// Cancels a scheduled message. `ScheduledNotFound` when it already fired, was cancelled
-    /// or never existed: either it is cancelled or it is delivered, never both.
-    pub async fn cancel_scheduled(&self, message_id: &str) -> BrokerResult<()> {
-        let (topic, partition) = self.locate_scheduled(message_id).await?;
-        if !self.inner.schedule.cancel(&topic, partition, message_id).await? {
+    /// Cancels a scheduled message of `topic` (or of any topic, which costs a look into every
+    /// topic's schedules). `ScheduledNotFound` when it already fired, was cancelled or never
+    /// existed: either it is cancelled or it is delivered, never both; `TopicNotFound` for a
+    /// named topic that does not exist.
+    pub async fn cancel_scheduled(
+        &self,
+        message_id: &str,
+        topic: Option<&str>,
+    ) -> BrokerResult<()> {
+        let (found, partition) = self.locate_scheduled(message_id, topic).await?;
+        if !self.inner.schedule.cancel((&found).into(), partition, message_id).await? {
             return Err(BrokerError::ScheduledNotFound { message_id: message_id.to_owned() });
         }
-        tracing::info!(%topic, partition, message_id, "scheduled message cancelled");
+        tracing::info!(topic = %found.name, partition, message_id, "scheduled message cancelled");
         Ok(())
     }
 
-    /// Moves a scheduled message to a new time. `ScheduledNotFound` as for cancelling.
+    /// Moves a scheduled message (of `topic`, or of any topic) to a new time.
+    /// `ScheduledNotFound` and `TopicNotFound` as for cancelling.
     pub async fn reschedule(
         &self,
         message_id: &str,
         delay: Delay,
+        topic: Option<&str>,
     ) -> BrokerResult<ScheduledMessage> {
         let now_ms = self.inner.clock.now_ms();
         let cfg = &self.inner.cfg.delay;
@@ -119,27 +129,55 @@ impl Broker {
             Delay::Seconds(seconds) => mq_delay::due_from_delay(cfg, now_ms, seconds)?,
             Delay::At(at) => mq_delay::due_from_time(cfg, now_ms, at.timestamp_millis())?,
         };
-        let (topic, partition) = self.locate_scheduled(message_id).await?;
-        if !self.inner.schedule.reschedule(&topic, partition, message_id, due_ms).await? {
+        let (found, partition) = self.locate_scheduled(message_id, topic).await?;
+        let at = TopicRef::from(&found);
+        if !self.inner.schedule.reschedule(at, partition, message_id, due_ms).await? {
             return Err(BrokerError::ScheduledNotFound { message_id: message_id.to_owned() });
         }
-        self.inner.delay.track(&topic, partition, message_id, due_ms);
+        self.inner.delay.track(at, partition, message_id, due_ms);
         Ok(ScheduledMessage {
             message_id: message_id.to_owned(),
-            topic_name: topic,
+            topic_name: found.name,
             partition,
             key: None,
             deliver_at: to_time(due_ms),
         })
     }
 
-    /// The topic and partition a scheduled message waits in. `ScheduledNotFound`.
-    pub async fn locate_scheduled(&self, message_id: &str) -> BrokerResult<(String, u32)> {
-        self.inner
-            .schedule
-            .locate(message_id)
-            .await?
-            .ok_or_else(|| BrokerError::ScheduledNotFound { message_id: message_id.to_owned() })
+    /// The topic and partition a scheduled message waits in: looked for in `topic`'s
+    /// partitions, or without a topic in every topic's, a page of topics at a time (each
+    /// topic's partitions asked together). `ScheduledNotFound`; `TopicNotFound` for a named
+    /// topic that does not exist.
+    pub async fn locate_scheduled(
+        &self,
+        message_id: &str,
+        topic: Option<&str>,
+    ) -> BrokerResult<(Topic, u32)> {
+        let not_found = || BrokerError::ScheduledNotFound { message_id: message_id.to_owned() };
+        if let Some(name) = topic {
+            let found = self.existing_topic(name).await?;
+            let at = self.inner.schedule.find((&found).into(), found.partitions, message_id);
+            return match at.await? {
+                Some((partition, _)) => Ok((found, partition)),
+                None => Err(not_found()),
+            };
+        }
+        for page in 1.. {
+            let topics = self.list_topics(&TopicFilter::default(), Page::new(page, 100)).await?;
+            let finds = topics
+                .items
+                .iter()
+                .map(|t| self.inner.schedule.find(t.into(), t.partitions, message_id));
+            let found = futures_util::future::try_join_all(finds).await?;
+            let hit = topics.items.iter().zip(found).find_map(|(t, f)| Some((t.clone(), f?.0)));
+            if let Some(hit) = hit {
+                return Ok(hit);
+            }
+            if topics.items.len() < 100 {
+                break;
+            }
+        }
+        Err(not_found())
     }
 
     /// How many messages a topic has scheduled, and how many fall due soon.
@@ -148,7 +186,8 @@ impl Broker {
         let now_ms = self.inner.clock.now_ms();
         let mut counts = ScheduledCounts::default();
         for partition in 0..found.partitions {
-            let count = |until| self.inner.schedule.count(topic, partition, until);
+            let at = TopicRef::from(&found);
+            let count = |until| self.inner.schedule.count(at, partition, until);
             counts.scheduled += count(None).await?;
             counts.due_within_minute += count(Some(now_ms + 60_000)).await?;
             counts.due_within_hour += count(Some(now_ms + 3_600_000)).await?;

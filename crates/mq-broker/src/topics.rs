@@ -105,11 +105,13 @@ impl Broker {
                 });
             }
             topic.partitions = partitions;
+            // New partitions join the placement; existing ones stay where they are stored.
+            topic.placement.grow(partitions);
         }
         topic.validate()?;
         // Groups first, so no consumer ever sees a new partition without its group.
         if topic.partitions > old_partitions {
-            self.add_groups_to_partitions(&topic.name, old_partitions..topic.partitions).await?;
+            self.add_groups_to_partitions(&topic, old_partitions..topic.partitions).await?;
         }
         topic.updated_at = self.inner.clock.now();
         let updated = self.inner.meta.topics.update(topic).await?;
@@ -120,16 +122,16 @@ impl Broker {
 
     async fn add_groups_to_partitions(
         &self,
-        topic: &str,
+        topic: &Topic,
         partitions: std::ops::Range<u32>,
     ) -> BrokerResult<()> {
-        for group in self.all_groups(topic).await? {
+        for group in self.all_groups(&topic.name).await? {
             for partition in partitions.clone() {
                 // Everything in a new partition is new to every group.
                 match self
                     .inner
                     .log
-                    .create_group(topic, partition, &group.group_id, StartPosition::Earliest)
+                    .create_group(topic.into(), partition, &group.group_id, StartPosition::Earliest)
                     .await
                 {
                     Ok(()) | Err(RepoError::AlreadyExists { .. }) => {}
@@ -174,12 +176,12 @@ impl Broker {
             // Each group's retry state has its own keys in Redis, which deleting the topic's
             // partitions does not reach.
             for partition in 0..topic.partitions {
-                self.inner.log.delete_group(name, partition, &group.group_id).await?;
+                self.inner.log.delete_group((&topic).into(), partition, &group.group_id).await?;
             }
         }
         self.inner.meta.groups.delete_by_topic(name).await?;
-        self.inner.log.delete_topic(name, topic.partitions).await?;
-        self.inner.schedule.delete_topic(name, topic.partitions).await?;
+        self.inner.log.delete_topic((&topic).into(), topic.partitions).await?;
+        self.inner.schedule.delete_topic((&topic).into(), topic.partitions).await?;
         tracing::info!(topic = %name, "topic deleted");
         Ok(())
     }

@@ -74,6 +74,7 @@ impl Broker {
         };
         let prepare = Prepare {
             topic: topic.name,
+            placement: topic.placement,
             partition,
             record,
             checkback_url: options.checkback_url,

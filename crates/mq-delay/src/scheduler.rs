@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mq_model::{Clock, Page, TopicStatus};
-use mq_repo::{Fired, ScheduleStore, TopicFilter, TopicRepository};
+use mq_repo::{Fired, ScheduleStore, TopicFilter, TopicKey, TopicRef, TopicRepository};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -54,7 +54,7 @@ struct Inner {
 
 /// A message the wheel holds.
 struct Slot {
-    topic: Arc<str>,
+    topic: Arc<TopicKey>,
     partition: u32,
     message_id: String,
 }
@@ -70,7 +70,13 @@ struct State {
 
 impl State {
     /// Puts a message in the wheel unless it is there already with this due time.
-    fn hold(&mut self, topic: &Arc<str>, partition: u32, message_id: &str, due_ms: i64) -> bool {
+    fn hold(
+        &mut self,
+        topic: &Arc<TopicKey>,
+        partition: u32,
+        message_id: &str,
+        due_ms: i64,
+    ) -> bool {
         if self.held.get(message_id) == Some(&due_ms) {
             return false;
         }
@@ -93,7 +99,7 @@ impl State {
 type Loading = Pin<Box<dyn Future<Output = Result<usize, DelayError>> + Send>>;
 
 /// Expired messages of one partition, in due order, as (message id, due time).
-type Batch = (Arc<str>, u32, Vec<(String, i64)>);
+type Batch = (Arc<TopicKey>, u32, Vec<(String, i64)>);
 
 impl fmt::Debug for DelayScheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,10 +153,10 @@ impl DelayScheduler {
     /// Tells the scheduler about a message just scheduled (or rescheduled) in the store: when
     /// it is due within the horizon it goes into the wheel at once, so a short delay fires on
     /// time without waiting for the loader. Later ones are left to the loader.
-    pub fn track(&self, topic: &str, partition: u32, message_id: &str, due_ms: i64) {
+    pub fn track(&self, topic: TopicRef<'_>, partition: u32, message_id: &str, due_ms: i64) {
         let until = self.inner.clock.now_ms().saturating_add(self.inner.cfg.horizon());
         if due_ms <= until {
-            self.lock().hold(&Arc::from(topic), partition, message_id, due_ms);
+            self.lock().hold(&Arc::new(TopicKey::from(topic)), partition, message_id, due_ms);
         }
     }
 
@@ -173,11 +179,11 @@ impl DelayScheduler {
                 .await
                 .map_err(DelayError::store("list topics"))?;
             for topic in topics.items.iter().filter(|t| t.status != TopicStatus::Deleted) {
-                let name: Arc<str> = Arc::from(topic.name.as_str());
+                let key = Arc::new(TopicKey::from(topic));
                 for partition in 0..topic.partitions {
                     let due = inner
                         .schedule
-                        .due(&topic.name, partition, until, inner.cfg.load_batch)
+                        .due(key.topic_ref(), partition, until, inner.cfg.load_batch)
                         .await
                         .map_err(DelayError::store("read due schedule entries"))?;
                     if due.is_empty() {
@@ -185,7 +191,7 @@ impl DelayScheduler {
                     }
                     let mut state = self.lock();
                     for (message_id, due_ms) in due {
-                        added += usize::from(state.hold(&name, partition, &message_id, due_ms));
+                        added += usize::from(state.hold(&key, partition, &message_id, due_ms));
                     }
                 }
             }
@@ -213,7 +219,7 @@ impl DelayScheduler {
                     Some(_) => Vec::new(),
                     None => {
                         let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-                        match self.inner.schedule.fire(&topic, partition, &ids).await {
+                        match self.inner.schedule.fire(topic.topic_ref(), partition, &ids).await {
                             Ok(fired) => fired,
                             Err(source) => {
                                 failure = Some(DelayError::store("fire due messages")(source));
@@ -225,8 +231,13 @@ impl DelayScheduler {
                 self.settle(chunk, &fired);
                 if !fired.is_empty() {
                     fired_total += fired.len();
-                    tracing::debug!(topic = %topic, partition, fired = fired.len(), "fired delayed messages");
-                    (self.inner.on_fired)(&topic, partition, &fired);
+                    tracing::debug!(
+                        topic = topic.name(),
+                        partition,
+                        fired = fired.len(),
+                        "fired delayed messages"
+                    );
+                    (self.inner.on_fired)(topic.name(), partition, &fired);
                 }
             }
         }
@@ -242,7 +253,7 @@ impl DelayScheduler {
         let mut state = self.lock();
         let expired = state.wheel.advance(now_ms);
         let mut batches: Vec<Batch> = Vec::new();
-        let mut index: HashMap<(Arc<str>, u32), usize> = HashMap::new();
+        let mut index: HashMap<(Arc<TopicKey>, u32), usize> = HashMap::new();
         for (due_ms, slot) in expired {
             if state.held.get(&slot.message_id) != Some(&due_ms) {
                 continue;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use mq_model::{new_id, Clock, DeadLetterMessage, IdKind, Page, Paged, Redrive};
 use mq_repo::{
     DeadLetterFilter, DeadLetterRepository, RepoError, RepoResult, ScheduleStore, ScheduledRecord,
+    TopicRef,
 };
 
 use crate::record::redrive_record;
@@ -90,8 +91,14 @@ impl DeadLetters {
     /// as being redriven (a compare-and-set, so of racing requests one proceeds), schedules
     /// the message in its partition under a new id, then deletes the dead letter. A redrive cut
     /// short for longer than [`REDRIVE_STALE_AFTER`] is finished under the id it began with.
-    /// The caller checks that the topic, partition and group still exist.
-    pub async fn redrive(&self, dead: &DeadLetterMessage, due_ms: i64) -> RepoResult<Redriven> {
+    /// The caller checks that the topic, partition and group still exist, and passes the topic
+    /// (whose placement says where its partitions are stored).
+    pub async fn redrive(
+        &self,
+        topic: TopicRef<'_>,
+        dead: &DeadLetterMessage,
+        due_ms: i64,
+    ) -> RepoResult<Redriven> {
         let now = self.clock.now();
         let began = Redrive {
             message_id: match &dead.redrive {
@@ -106,8 +113,7 @@ impl DeadLetters {
             return Ok(Redriven::AlreadyRedriven);
         }
         let record = ScheduledRecord { due_ms, record: redrive_record(dead, &began.message_id) };
-        let scheduled =
-            self.schedule.schedule(&dead.original_topic_name, dead.partition, vec![record]).await;
+        let scheduled = self.schedule.schedule(topic, dead.partition, vec![record]).await;
         if let Err(error) = scheduled {
             // Hand the dead letter back so that a later request can redrive it.
             if let Err(undo) = self.repo.swap_redrive(&dead.id, Some(&began), None).await {

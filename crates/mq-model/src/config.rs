@@ -11,7 +11,7 @@ use crate::validate::{
     validate_replication_factor, validate_retention_ms, validate_topic_name,
     DEFAULT_MAX_MESSAGE_SIZE,
 };
-use crate::{ModelError, Topic, TopicStatus};
+use crate::{ModelError, Placement, Topic, TopicStatus};
 
 /// Seven days, the design's `retention_hours: 168`.
 const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -86,6 +86,7 @@ impl TopicConfig {
             created_by,
             created_at: now,
             updated_at: now,
+            placement: Placement::spread(self.partitions),
         })
     }
 }

@@ -15,6 +15,7 @@ mod error;
 mod ids;
 mod message;
 mod page;
+mod placement;
 mod retry;
 mod security;
 mod serde_bytes_b64;
@@ -34,6 +35,7 @@ pub use error::ModelError;
 pub use ids::{new_id, IdKind};
 pub use message::{Message, MessageStatus, MessageType};
 pub use page::{Page, Paged};
+pub use placement::Placement;
 pub use retry::{
     BackoffKind, RetryPolicy, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS,
     DEFAULT_MAX_RETRIES, DEFAULT_MULTIPLIER, MAX_BACKOFF_LIMIT_MS, MAX_DELAY_LEVELS,

@@ -9,7 +9,7 @@ use crate::validate::{
     validate_max_message_size, validate_partitions, validate_replication_factor,
     validate_retention_ms, validate_topic_name,
 };
-use crate::ModelError;
+use crate::{ModelError, Placement};
 
 /// A named, partitioned stream of messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ pub struct Topic {
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Where its partitions are stored among the message store's shards; kept by the stores,
+    /// not part of the API's JSON (see [`Placement`]).
+    #[serde(skip)]
+    pub placement: Placement,
 }
 
 impl Topic {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ModelError;
+use crate::{ModelError, Placement};
 
 /// Where a transactional message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,4 +137,8 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The placement of its topic when it was prepared, which says where the half message is
+    /// held; kept by the stores, not part of the API's JSON (see [`Placement`]).
+    #[serde(skip)]
+    pub placement: Placement,
 }

@@ -54,7 +54,7 @@ pub enum RepoError {
         /// The config key, e.g. `redis.port`.
         field: &'static str,
         /// Why it is unusable.
-        reason: &'static str,
+        reason: String,
     },
     /// A model broke a validation rule on its way into the store.
     #[error(transparent)]

@@ -6,13 +6,18 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
-use crate::{Appended, NewRecord, RepoResult};
+use crate::{Appended, NewRecord, RepoResult, TopicRef};
 
 /// Per-partition holds of half messages.
 #[async_trait]
 pub trait HalfMessageStore: Send + Sync + Debug {
     /// Holds a half message for a partition, durably; one with the same id is replaced.
-    async fn prepare(&self, topic: &str, partition: u32, record: NewRecord) -> RepoResult<()>;
+    async fn prepare(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        record: NewRecord,
+    ) -> RepoResult<()>;
 
     /// Appends the half message to its partition's log (offset and timestamp as any append)
     /// and drops the hold, in one atomic step: however many callers race, it is appended once.
@@ -20,20 +25,30 @@ pub trait HalfMessageStore: Send + Sync + Debug {
     /// prepared).
     async fn commit(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
     ) -> RepoResult<Option<Appended>>;
 
     /// Discards a half message; false if none was held.
-    async fn rollback(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool>;
+    async fn rollback(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool>;
 
     /// Whether a half message is held.
-    async fn holds(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool>;
+    async fn holds(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool>;
 
     /// How many half messages a partition holds.
-    async fn held(&self, topic: &str, partition: u32) -> RepoResult<u64>;
+    async fn held(&self, topic: TopicRef<'_>, partition: u32) -> RepoResult<u64>;
 
     /// Drops the half messages of partitions `0..partitions` of a topic.
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()>;
 }

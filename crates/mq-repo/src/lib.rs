@@ -23,8 +23,11 @@ mod redis;
 mod schedule;
 mod stats;
 mod timeout;
+mod topic_ref;
 
-pub use config::{MongoConfig, RedisConfig};
+pub use config::{
+    MongoConfig, RedisClusterConfig, RedisConfig, RedisSentinelConfig, RedisTopology,
+};
 pub use error::{Backend, RepoError, RepoResult};
 pub use half::HalfMessageStore;
 pub use log::{
@@ -44,6 +47,7 @@ pub use schedule::{
     Fired, MessageStores, ScheduleCursor, ScheduleStore, ScheduledEntry, ScheduledRecord,
 };
 pub use stats::{Increment, StatsStore};
+pub use topic_ref::{TopicKey, TopicRef};
 
 /// Not public API: private hot paths of this crate, reachable from its criterion benchmarks
 /// (`benches/`, which are separate crates). Hidden from the docs; may change at any time.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mq_model::MessageType;
 
-use crate::{Backend, RepoResult};
+use crate::{Backend, RepoResult, TopicRef};
 
 /// A message to append; the log assigns its offset and timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +171,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// Appends records to a partition in one atomic step, in order; returns where each landed.
     async fn append(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<NewRecord>,
     ) -> RepoResult<Vec<Appended>>;
@@ -180,19 +180,23 @@ pub trait MessageLog: Send + Sync + Debug {
     /// group.
     async fn read_range(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         from_offset: u64,
         limit: usize,
     ) -> RepoResult<Vec<Record>>;
 
     /// First and end offsets and length of a partition (all zero if it never existed).
-    async fn partition_stats(&self, topic: &str, partition: u32) -> RepoResult<PartitionStats>;
+    async fn partition_stats(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+    ) -> RepoResult<PartitionStats>;
 
     /// Creates a consumer group on a partition. `AlreadyExists` if it exists.
     async fn create_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         start: StartPosition,
@@ -200,13 +204,18 @@ pub trait MessageLog: Send + Sync + Debug {
 
     /// Deletes a consumer group with its pending list, waiting states and failure histories;
     /// false if it did not exist.
-    async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool>;
+    async fn delete_group(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<bool>;
 
     /// Delivers up to `max` records the group has never delivered to `consumer`, in offset
     /// order, and adds them to the group's pending list. `NotFound` if the group does not exist.
     async fn read_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -218,7 +227,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// are ignored).
     async fn ack(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offsets: &[u64],
@@ -232,7 +241,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// ignored.
     async fn ack_deliveries(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -242,7 +251,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// order.
     async fn pending(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         limit: usize,
@@ -254,7 +263,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// `NotFound` if the group does not exist.
     async fn claim(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -269,7 +278,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// that does not exist is ignored.
     async fn fail(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         failures: &[Failure],
@@ -282,7 +291,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// offset counts once, and every delivery of a group that does not exist is ignored.
     async fn defer(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -295,7 +304,7 @@ pub trait MessageLog: Send + Sync + Debug {
     /// many; a repeated offset counts once, and a group that does not exist touches nothing.
     async fn touch(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -315,7 +324,7 @@ pub trait MessageLog: Send + Sync + Debug {
     #[allow(clippy::too_many_arguments)]
     async fn redeliver(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -328,19 +337,24 @@ pub trait MessageLog: Send + Sync + Debug {
     /// pending.
     async fn attempts(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offset: u64,
     ) -> RepoResult<Vec<Attempt>>;
 
     /// How far a group is behind. `NotFound` if the group does not exist.
-    async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag>;
+    async fn group_lag(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<GroupLag>;
 
     /// Removes records appended before `min_timestamp_ms`; returns how many went.
     async fn trim_before(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         min_timestamp_ms: i64,
     ) -> RepoResult<u64>;
@@ -348,10 +362,15 @@ pub trait MessageLog: Send + Sync + Debug {
     /// Removes the oldest records so that about `max_len` remain; returns how many went.
     /// Approximate: Redis trims whole stream nodes, so up to one node (100 records by default)
     /// more than `max_len` may stay; never fewer.
-    async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64>;
+    async fn trim_to_len(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        max_len: u64,
+    ) -> RepoResult<u64>;
 
     /// Deletes partitions `0..partitions` of a topic with their groups and offset counters.
     /// Groups' waiting states and failure histories are not covered in Redis (their keys are
     /// per group): delete each group first.
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()>;
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult, StatsStore};
+use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult, StatsStore, TopicRef};
 
 /// A message to deliver later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub trait ScheduleStore: Send + Sync + Debug {
     /// is replaced.
     async fn schedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
     ) -> RepoResult<()>;
@@ -67,7 +67,7 @@ pub trait ScheduleStore: Send + Sync + Debug {
     /// (message id, due time).
     async fn due(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         until_ms: i64,
         limit: usize,
@@ -79,18 +79,23 @@ pub trait ScheduleStore: Send + Sync + Debug {
     /// are skipped. Returns what was appended, in append order.
     async fn fire(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_ids: &[String],
     ) -> RepoResult<Vec<Fired>>;
 
     /// Removes a scheduled message; false if it is not scheduled (fired, cancelled, unknown).
-    async fn cancel(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool>;
+    async fn cancel(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool>;
 
     /// Moves a scheduled message to a new due time; false if it is not scheduled.
     async fn reschedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
         due_ms: i64,
@@ -99,20 +104,32 @@ pub trait ScheduleStore: Send + Sync + Debug {
     /// Up to `limit` entries of a partition by due time (then id), after `after` if given.
     async fn list(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         after: Option<&ScheduleCursor>,
         limit: usize,
     ) -> RepoResult<Vec<ScheduledEntry>>;
 
     /// How many messages a partition has scheduled, all or only those due by `until_ms`.
-    async fn count(&self, topic: &str, partition: u32, until_ms: Option<i64>) -> RepoResult<u64>;
+    async fn count(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        until_ms: Option<i64>,
+    ) -> RepoResult<u64>;
 
-    /// The topic and partition a scheduled message waits in, if it is still scheduled.
-    async fn locate(&self, message_id: &str) -> RepoResult<Option<(String, u32)>>;
+    /// The partition of a topic (among `0..partitions`) where a message is scheduled, and its
+    /// due time in ms, if it is still scheduled there. The partitions are looked at together,
+    /// not one after another.
+    async fn find(
+        &self,
+        topic: TopicRef<'_>,
+        partitions: u32,
+        message_id: &str,
+    ) -> RepoResult<Option<(u32, i64)>>;
 
     /// Deletes the schedules of partitions `0..partitions` of a topic.
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()>;
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()>;
 }
 
 /// A message log and what feeds it, from one store (firing and committing touch both): the

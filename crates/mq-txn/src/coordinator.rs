@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mq_model::{
-    new_id, Clock, DecidedBy, IdKind, Page, Paged, Transaction, TransactionEvent, TransactionState,
+    new_id, Clock, DecidedBy, IdKind, Page, Paged, Placement, Transaction, TransactionEvent,
+    TransactionState,
 };
-use mq_repo::{HalfMessageStore, NewRecord, TransactionFilter, TransactionRepository};
+use mq_repo::{HalfMessageStore, NewRecord, TopicRef, TransactionFilter, TransactionRepository};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,6 +27,9 @@ const APPLIED_WAIT: Duration = Duration::from_secs(2);
 pub struct Prepare {
     /// The topic.
     pub topic: String,
+    /// The topic's placement, which says where its partitions (and so the half message) are
+    /// stored; kept with the record.
+    pub placement: Placement,
     /// The partition the message is held for (and appended to on commit).
     pub partition: u32,
     /// The message; its `message_id` is the id it has once committed.
@@ -152,12 +156,13 @@ impl Transactions {
             history: vec![event(now, "prepared", "half message stored")],
             created_at: now,
             updated_at: now,
+            placement: prepare.placement,
         };
         // The record first: a half message never exists without one, so every half message
         // is eventually decided. A crash before the half message is written leaves a record
         // whose check-back finds nothing held and rolls it back.
         let txn = self.inner.repo.insert(txn).await?;
-        let held = self.inner.half.prepare(&txn.topic_name, txn.partition, record).await;
+        let held = self.inner.half.prepare(held_in(&txn), txn.partition, record).await;
         if let Err(error) = held {
             let reason = format!("the half message could not be stored: {error}");
             let _ = self
@@ -246,10 +251,11 @@ impl Transactions {
     /// Makes a decision take effect in the message store and records that it did.
     async fn apply(&self, mut txn: Transaction) -> TxnResult<Transaction> {
         let (topic, partition, message) = (&txn.topic_name, txn.partition, &txn.message_id);
+        let held = held_in(&txn);
         let now = self.inner.clock.now();
         let (offset, detail) = match txn.state {
             TransactionState::Committed => {
-                match self.inner.half.commit(topic, partition, message).await? {
+                match self.inner.half.commit(held, partition, message).await? {
                     Some(appended) => {
                         (self.inner.on_applied)(topic, partition, TransactionState::Committed);
                         (Some(appended.offset), format!("appended at offset {}", appended.offset))
@@ -259,7 +265,7 @@ impl Transactions {
                 }
             }
             TransactionState::RolledBack => {
-                if self.inner.half.rollback(topic, partition, message).await? {
+                if self.inner.half.rollback(held, partition, message).await? {
                     (self.inner.on_applied)(topic, partition, TransactionState::RolledBack);
                 }
                 (None, "half message discarded".to_owned())
@@ -318,7 +324,7 @@ impl Transactions {
             return Ok(false);
         }
         let count = txn.check_count + 1;
-        if !self.inner.half.holds(&txn.topic_name, txn.partition, &txn.message_id).await? {
+        if !self.inner.half.holds(held_in(&txn), txn.partition, &txn.message_id).await? {
             let reason = "the half message is missing: its prepare did not complete".to_owned();
             self.settle(&id, TransactionState::RolledBack, DecidedBy::FinalAction, reason).await?;
             return Ok(true);
@@ -384,10 +390,11 @@ impl Transactions {
     /// Applies a decision whose effect a crash cut off.
     async fn recover(&self, txn: Transaction) -> TxnResult<()> {
         let (topic, partition, message) = (&txn.topic_name, txn.partition, &txn.message_id);
+        let held = held_in(&txn);
         let now = self.inner.clock.now();
         let (offset, detail) = match txn.state {
             TransactionState::Committed => {
-                match self.inner.half.commit(topic, partition, message).await? {
+                match self.inner.half.commit(held, partition, message).await? {
                     Some(appended) => {
                         (self.inner.on_applied)(topic, partition, TransactionState::Committed);
                         (
@@ -401,7 +408,7 @@ impl Transactions {
                 }
             }
             TransactionState::RolledBack => {
-                self.inner.half.rollback(topic, partition, message).await?;
+                self.inner.half.rollback(held, partition, message).await?;
                 (None, "half message discarded on recovery".to_owned())
             }
             TransactionState::Prepared => return Ok(()),
@@ -434,4 +441,10 @@ impl Transactions {
             }
         })
     }
+}
+
+/// The topic whose partition holds `txn`'s half message: its name and the placement it had
+/// when the transaction was prepared.
+fn held_in(txn: &Transaction) -> TopicRef<'_> {
+    TopicRef::spread(&txn.topic_name, &txn.placement.generations)
 }

@@ -64,13 +64,33 @@ async fn list(
     ok("ok", ScheduledPageOut::from(page))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct TopicQuery {
+    /// The message's topic. Optional, but without it every topic's schedules are searched for
+    /// the id; give it whenever it is known.
+    topic_name: Option<String>,
+}
+
+impl TopicQuery {
+    fn topic(&self) -> Option<&str> {
+        self.topic_name.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
 /// A service token may handle only its own topics' scheduled messages.
-async fn may_handle(broker: &Broker, caller: &Caller, message_id: &str) -> Result<(), ApiError> {
+async fn may_handle(
+    broker: &Broker,
+    caller: &Caller,
+    message_id: &str,
+    topic: Option<&str>,
+) -> Result<(), ApiError> {
     if caller.must_be_admin("").is_ok() {
         return Ok(());
     }
-    let (topic, _) = broker.locate_scheduled(message_id).await?;
-    caller.may_produce(&topic)
+    let (found, _) = broker.locate_scheduled(message_id, topic).await?;
+    caller.may_produce(&found.name)
 }
 
 /// Cancels a delayed message that is not yet due: it will never be delivered.
@@ -81,20 +101,21 @@ async fn may_handle(broker: &Broker, caller: &Caller, message_id: &str) -> Resul
     path = "/api/v1/mq/messages/{messageId}",
     tag = "messages",
     operation_id = "cancelScheduled",
-    params(("messageId" = String, Path, description = "The delayed message's id.")),
+    params(("messageId" = String, Path, description = "The delayed message's id."), TopicQuery),
     responses(
         (status = 200, description = "Cancelled.", body = Envelope<CancelledOut>),
         (status = 404, description = "No scheduled message has this id (maybe it is due \
-         already).", body = ErrorEnvelope),
+         already), or the topic named does not exist.", body = ErrorEnvelope),
     ),
 )]
 async fn cancel(
     broker: web::Data<Broker>,
     caller: Caller,
     message_id: web::Path<String>,
+    query: web::Query<TopicQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    may_handle(&broker, &caller, &message_id).await?;
-    broker.cancel_scheduled(&message_id).await?;
+    may_handle(&broker, &caller, &message_id, query.topic()).await?;
+    broker.cancel_scheduled(&message_id, query.topic()).await?;
     ok(
         "message cancelled",
         CancelledOut { message_id: message_id.into_inner(), status: "cancelled" },
@@ -109,22 +130,23 @@ async fn cancel(
     path = "/api/v1/mq/messages/{messageId}/schedule",
     tag = "messages",
     operation_id = "reschedule",
-    params(("messageId" = String, Path, description = "The delayed message's id.")),
+    params(("messageId" = String, Path, description = "The delayed message's id."), TopicQuery),
     request_body = Reschedule,
     responses(
         (status = 200, description = "Rescheduled.", body = Envelope<ScheduledOut>),
         (status = 404, description = "No scheduled message has this id (maybe it is due \
-         already).", body = ErrorEnvelope),
+         already), or the topic named does not exist.", body = ErrorEnvelope),
     ),
 )]
 async fn reschedule(
     broker: web::Data<Broker>,
     caller: Caller,
     message_id: web::Path<String>,
+    query: web::Query<TopicQuery>,
     body: Json<Reschedule>,
 ) -> Result<HttpResponse, ApiError> {
-    may_handle(&broker, &caller, &message_id).await?;
+    may_handle(&broker, &caller, &message_id, query.topic()).await?;
     let delay = body.delay()?;
-    let scheduled = broker.reschedule(&message_id, delay).await?;
+    let scheduled = broker.reschedule(&message_id, delay, query.topic()).await?;
     ok("message rescheduled", ScheduledOut::from(scheduled))
 }

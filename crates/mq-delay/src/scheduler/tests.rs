@@ -74,7 +74,7 @@ impl Harness {
         };
         ScheduleStore::schedule(
             &*self.log,
-            topic,
+            TopicRef::named(topic),
             partition,
             vec![ScheduledRecord { due_ms, record }],
         )
@@ -84,7 +84,8 @@ impl Harness {
 
     /// The ids in a partition's log, in offset order, with their append times.
     async fn appended(&self, topic: &str, partition: u32) -> Vec<(String, i64)> {
-        let records = self.log.read_range(topic, partition, 0, 1_000_000).await.unwrap();
+        let records =
+            self.log.read_range(TopicRef::named(topic), partition, 0, 1_000_000).await.unwrap();
         records.into_iter().map(|r| (r.message_id, r.timestamp_ms)).collect()
     }
 
@@ -129,7 +130,7 @@ async fn a_tracked_short_delay_fires_on_time_without_the_loader() {
     let h = Harness::new(&[("orders", 2)]).await;
     let (s, seen) = h.scheduler();
     h.schedule("orders", 1, "m1", T0 + 500).await;
-    s.track("orders", 1, "m1", T0 + 500);
+    s.track(TopicRef::named("orders"), 1, "m1", T0 + 500);
     assert_eq!(s.stats().wheel_len, 1);
     h.clock.set_ms(T0 + 499);
     assert_eq!(s.tick_once().await.unwrap(), 0, "early");
@@ -207,7 +208,7 @@ async fn far_future_messages_are_loaded_once_when_within_the_horizon() {
     let horizon = DelayConfig::default().horizon_ms as i64;
     let due = T0 + 10 * 86_400_000;
     h.schedule("t", 1, "later", due).await;
-    s.track("t", 1, "later", due);
+    s.track(TopicRef::named("t"), 1, "later", due);
     assert_eq!(s.stats().wheel_len, 0, "beyond the horizon: left to the loader");
     assert_eq!(s.load_once().await.unwrap(), 0);
     h.clock.set_ms(due - horizon - 1);
@@ -233,7 +234,7 @@ async fn a_message_cancelled_before_it_is_due_fires_nothing() {
     h.schedule("t", 0, "paid", T0 + 2_000).await;
     h.schedule("t", 0, "unpaid", T0 + 2_000).await;
     s.load_once().await.unwrap();
-    assert!(ScheduleStore::cancel(&*h.log, "t", 0, "paid").await.unwrap());
+    assert!(ScheduleStore::cancel(&*h.log, TopicRef::named("t"), 0, "paid").await.unwrap());
     h.run(&[&s], T0 + 5_000).await;
     assert_eq!(ids(&seen), vec!["unpaid"]);
     assert_eq!(h.appended("t", 0).await.len(), 1);
@@ -241,8 +242,8 @@ async fn a_message_cancelled_before_it_is_due_fires_nothing() {
 
     // A cancel the broker reports is dropped from the wheel at once.
     h.schedule("t", 0, "also paid", T0 + 9_000).await;
-    s.track("t", 0, "also paid", T0 + 9_000);
-    ScheduleStore::cancel(&*h.log, "t", 0, "also paid").await.unwrap();
+    s.track(TopicRef::named("t"), 0, "also paid", T0 + 9_000);
+    ScheduleStore::cancel(&*h.log, TopicRef::named("t"), 0, "also paid").await.unwrap();
     s.forget("also paid");
     assert_eq!(s.stats().wheel_len, 0);
     h.run(&[&s], T0 + 10_000).await;
@@ -261,9 +262,11 @@ async fn rescheduled_messages_fire_at_their_new_time() {
     let move_to = |id: &'static str, due: i64, track: bool| {
         let (log, s) = (h.log.clone(), s.clone());
         async move {
-            assert!(ScheduleStore::reschedule(&*log, "t", 0, id, due).await.unwrap());
+            assert!(ScheduleStore::reschedule(&*log, TopicRef::named("t"), 0, id, due)
+                .await
+                .unwrap());
             if track {
-                s.track("t", 0, id, due);
+                s.track(TopicRef::named("t"), 0, id, due);
             }
         }
     };
@@ -319,7 +322,7 @@ async fn two_schedulers_over_one_store_never_fire_a_message_twice() {
         let due = T0 + 1 + i64::from(i * 37 % 90_000);
         h.schedule("t", i % 4, &format!("m{i}"), due).await;
         // Each instance tracks the messages published through it.
-        if i % 3 == 0 { &a } else { &b }.track("t", i % 4, &format!("m{i}"), due);
+        if i % 3 == 0 { &a } else { &b }.track(TopicRef::named("t"), i % 4, &format!("m{i}"), due);
     }
     h.run(&[&a, &b], T0 + 91_000).await;
     h.run(&[&b, &a], T0 + 92_000).await;
@@ -423,7 +426,7 @@ async fn the_task_fires_despite_store_errors_and_stops_on_shutdown() {
     let (stop, shutdown) = watch::channel(false);
     let task = s.spawn(shutdown);
     h.schedule("t", 0, "m", T0 + 500).await;
-    s.track("t", 0, "m", T0 + 500);
+    s.track(TopicRef::named("t"), 0, "m", T0 + 500);
     // Tokio's paused clock jumps ahead when every task waits, so this takes no real time.
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -5,11 +5,16 @@
 use async_trait::async_trait;
 
 use super::log::lock;
-use crate::{Appended, HalfMessageStore, MemoryMessageLog, NewRecord, RepoResult};
+use crate::{Appended, HalfMessageStore, MemoryMessageLog, NewRecord, RepoResult, TopicRef};
 
 #[async_trait]
 impl HalfMessageStore for MemoryMessageLog {
-    async fn prepare(&self, topic: &str, partition: u32, record: NewRecord) -> RepoResult<()> {
+    async fn prepare(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        record: NewRecord,
+    ) -> RepoResult<()> {
         let part = self.partition(topic, partition);
         lock(&part).half.insert(record.message_id.clone(), record);
         Ok(())
@@ -17,7 +22,7 @@ impl HalfMessageStore for MemoryMessageLog {
 
     async fn commit(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
     ) -> RepoResult<Option<Appended>> {
@@ -34,7 +39,12 @@ impl HalfMessageStore for MemoryMessageLog {
         Ok(part.push(vec![record], now_ms).pop())
     }
 
-    async fn rollback(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn rollback(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(false);
         };
@@ -42,7 +52,12 @@ impl HalfMessageStore for MemoryMessageLog {
         Ok(removed)
     }
 
-    async fn holds(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn holds(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(false);
         };
@@ -50,7 +65,7 @@ impl HalfMessageStore for MemoryMessageLog {
         Ok(held)
     }
 
-    async fn held(&self, topic: &str, partition: u32) -> RepoResult<u64> {
+    async fn held(&self, topic: TopicRef<'_>, partition: u32) -> RepoResult<u64> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(0);
         };
@@ -58,7 +73,7 @@ impl HalfMessageStore for MemoryMessageLog {
         Ok(count as u64)
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         // The half messages live in the partitions, which the log's delete_topic removes whole.
         crate::MessageLog::delete_topic(self, topic, partitions).await
     }

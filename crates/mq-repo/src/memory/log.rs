@@ -12,7 +12,7 @@ use mq_model::{Clock, SystemClock};
 
 use crate::{
     Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
-    PendingEntry, Record, Redelivery, RepoError, RepoResult, StartPosition,
+    PendingEntry, Record, Redelivery, RepoError, RepoResult, StartPosition, TopicRef,
 };
 
 type PartitionKey = (String, u32);
@@ -177,19 +177,23 @@ impl MemoryMessageLog {
         Self { partitions: Arc::default(), clock, counters: Arc::default() }
     }
 
-    pub(super) fn partition(&self, topic: &str, partition: u32) -> Arc<Mutex<Partition>> {
-        lock(&self.partitions).entry((topic.to_owned(), partition)).or_default().clone()
+    pub(super) fn partition(&self, topic: TopicRef<'_>, partition: u32) -> Arc<Mutex<Partition>> {
+        lock(&self.partitions).entry((topic.name().to_owned(), partition)).or_default().clone()
     }
 
-    pub(super) fn existing(&self, topic: &str, partition: u32) -> Option<Arc<Mutex<Partition>>> {
-        lock(&self.partitions).get(&(topic.to_owned(), partition)).cloned()
+    pub(super) fn existing(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+    ) -> Option<Arc<Mutex<Partition>>> {
+        lock(&self.partitions).get(&(topic.name().to_owned(), partition)).cloned()
     }
 
     /// Applies `settle` to each delivery, given as (offset, count), that is pending with that
     /// count; a repeated offset counts once; a missing group settles nothing.
     fn settle(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -222,7 +226,7 @@ impl MemoryMessageLog {
     /// nothing left to deliver. A missing partition or group applies to nothing.
     fn with_in_flight<T>(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         items: impl IntoIterator<Item = (u64, u32, T)>,
@@ -260,7 +264,7 @@ impl MemoryMessageLog {
 
     fn with_group<T>(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         f: impl FnOnce(&mut Partition) -> RepoResult<T>,
@@ -279,7 +283,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn append(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<NewRecord>,
     ) -> RepoResult<Vec<Appended>> {
@@ -293,7 +297,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn read_range(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         from_offset: u64,
         limit: usize,
@@ -306,7 +310,11 @@ impl MessageLog for MemoryMessageLog {
         Ok(part.records.iter().skip(skip).take(limit).cloned().collect())
     }
 
-    async fn partition_stats(&self, topic: &str, partition: u32) -> RepoResult<PartitionStats> {
+    async fn partition_stats(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+    ) -> RepoResult<PartitionStats> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(PartitionStats::default());
         };
@@ -320,7 +328,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn create_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         start: StartPosition,
@@ -339,7 +347,12 @@ impl MessageLog for MemoryMessageLog {
         Ok(())
     }
 
-    async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool> {
+    async fn delete_group(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<bool> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(false);
         };
@@ -349,7 +362,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn read_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -371,7 +384,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn ack(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offsets: &[u64],
@@ -389,7 +402,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn pending(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         limit: usize,
@@ -408,7 +421,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn claim(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -428,7 +441,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn ack_deliveries(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -440,7 +453,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn fail(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         failures: &[Failure],
@@ -459,7 +472,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn defer(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -474,7 +487,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn touch(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -490,7 +503,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn redeliver(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -529,7 +542,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn attempts(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offset: u64,
@@ -546,7 +559,12 @@ impl MessageLog for MemoryMessageLog {
             .unwrap_or_default())
     }
 
-    async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {
+    async fn group_lag(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<GroupLag> {
         self.with_group(topic, partition, group, |part| {
             let (end_offset, first_offset) = (part.next_offset, part.first_offset());
             let state = part.group_mut(group)?;
@@ -561,7 +579,7 @@ impl MessageLog for MemoryMessageLog {
 
     async fn trim_before(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         min_timestamp_ms: i64,
     ) -> RepoResult<u64> {
@@ -577,7 +595,12 @@ impl MessageLog for MemoryMessageLog {
         Ok(removed)
     }
 
-    async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64> {
+    async fn trim_to_len(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        max_len: u64,
+    ) -> RepoResult<u64> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(0);
         };
@@ -587,10 +610,10 @@ impl MessageLog for MemoryMessageLog {
         Ok(excess)
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         let mut all = lock(&self.partitions);
         for partition in 0..partitions {
-            all.remove(&(topic.to_owned(), partition));
+            all.remove(&(topic.name().to_owned(), partition));
         }
         Ok(())
     }

@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use super::log::lock;
 use crate::{
     Fired, MemoryMessageLog, RepoResult, ScheduleCursor, ScheduleStore, ScheduledEntry,
-    ScheduledRecord,
+    ScheduledRecord, TopicRef,
 };
 
 #[async_trait]
 impl ScheduleStore for MemoryMessageLog {
     async fn schedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
     ) -> RepoResult<()> {
@@ -31,7 +31,7 @@ impl ScheduleStore for MemoryMessageLog {
 
     async fn due(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         until_ms: i64,
         limit: usize,
@@ -51,7 +51,7 @@ impl ScheduleStore for MemoryMessageLog {
 
     async fn fire(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_ids: &[String],
     ) -> RepoResult<Vec<Fired>> {
@@ -79,7 +79,12 @@ impl ScheduleStore for MemoryMessageLog {
         Ok(fired)
     }
 
-    async fn cancel(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn cancel(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(false);
         };
@@ -93,7 +98,7 @@ impl ScheduleStore for MemoryMessageLog {
 
     async fn reschedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
         due_ms: i64,
@@ -114,7 +119,7 @@ impl ScheduleStore for MemoryMessageLog {
 
     async fn list(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         after: Option<&ScheduleCursor>,
         limit: usize,
@@ -138,7 +143,12 @@ impl ScheduleStore for MemoryMessageLog {
             .collect())
     }
 
-    async fn count(&self, topic: &str, partition: u32, until_ms: Option<i64>) -> RepoResult<u64> {
+    async fn count(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        until_ms: Option<i64>,
+    ) -> RepoResult<u64> {
         let Some(part) = self.existing(topic, partition) else {
             return Ok(0);
         };
@@ -150,16 +160,20 @@ impl ScheduleStore for MemoryMessageLog {
         Ok(count as u64)
     }
 
-    async fn locate(&self, message_id: &str) -> RepoResult<Option<(String, u32)>> {
-        let partitions: Vec<_> =
-            lock(&self.partitions).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Ok(partitions
-            .into_iter()
-            .find(|(_, part)| lock(part).due_of.contains_key(message_id))
-            .map(|(key, _)| key))
+    async fn find(
+        &self,
+        topic: TopicRef<'_>,
+        partitions: u32,
+        message_id: &str,
+    ) -> RepoResult<Option<(u32, i64)>> {
+        Ok((0..partitions).find_map(|partition| {
+            let part = self.existing(topic, partition)?;
+            let due = lock(&part).due_of.get(message_id).copied();
+            due.map(|due| (partition, due))
+        }))
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         // The schedules live in the partitions, which the log's delete_topic removes whole.
         crate::MessageLog::delete_topic(self, topic, partitions).await
     }

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use mongodb::bson::{self, Document};
 use mq_model::{
-    BackoffKind, Consumer, ConsumerGroup, ConsumerStatus, DeliveryMode, GroupStatus, RetryPolicy,
-    StartFrom, Topic, TopicStatus,
+    BackoffKind, Consumer, ConsumerGroup, ConsumerStatus, DeliveryMode, GroupStatus, Placement,
+    RetryPolicy, StartFrom, Topic, TopicStatus,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,10 @@ pub(super) struct TopicDoc {
     pub(super) created_by: String,
     pub(super) created_at: bson::DateTime,
     pub(super) updated_at: bson::DateTime,
+    /// The partition counts of the topic's placement generations; absent (read as empty, the
+    /// placement by name) on topics stored before placements existed.
+    #[serde(default)]
+    pub(super) placement: Vec<i64>,
 }
 
 impl From<Topic> for TopicDoc {
@@ -69,6 +73,7 @@ impl From<Topic> for TopicDoc {
             created_by: t.created_by,
             created_at: to_bson_time(t.created_at),
             updated_at: to_bson_time(t.updated_at),
+            placement: placement_doc(&t.placement),
         }
     }
 }
@@ -91,8 +96,21 @@ impl TryFrom<TopicDoc> for Topic {
             config: d.config,
             status: d.status,
             created_by: d.created_by,
+            placement: placement_model(WHAT, d.placement)?,
         })
     }
+}
+
+/// A placement as stored: the partition counts of its generations (empty: by name).
+pub(super) fn placement_doc(placement: &Placement) -> Vec<i64> {
+    placement.generations.iter().copied().map(i64::from).collect()
+}
+
+/// A stored placement; a field absent from older documents reads as the placement by name.
+pub(super) fn placement_model(what: &'static str, stored: Vec<i64>) -> RepoResult<Placement> {
+    let generations =
+        stored.into_iter().map(|g| to_u32(what, "placement", g)).collect::<RepoResult<_>>()?;
+    Ok(Placement { generations })
 }
 
 /// A consumer group as stored in `consumer_groups`.
@@ -508,5 +526,24 @@ mod tests {
                 assert!(err.to_string().contains(named), "{err}");
             }
         }
+    }
+
+    #[test]
+    fn topic_keeps_its_placement_and_older_topics_read_as_placed_by_name() {
+        let mut cfg = mq_model::TopicConfig::named("orders");
+        cfg.partitions = 12;
+        let mut topic =
+            cfg.into_topic("topic_1".into(), String::new(), at(1_700_000_000_000, 0)).unwrap();
+        topic.placement.grow(16);
+        let doc = encode("topic", &TopicDoc::from(topic.clone())).unwrap();
+        assert_eq!(
+            doc.get_array("placement").unwrap(),
+            &[bson::Bson::Int64(12), bson::Bson::Int64(16)]
+        );
+        assert_eq!(decode::<TopicDoc, Topic>("topic", doc.clone()).unwrap(), topic);
+        let mut old = doc;
+        old.remove("placement");
+        let read = decode::<TopicDoc, Topic>("topic", old).unwrap();
+        assert!(read.placement.is_by_name(), "{:?}", read.placement);
     }
 }

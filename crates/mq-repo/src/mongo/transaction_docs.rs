@@ -23,7 +23,9 @@ use mongodb::bson::{self, Bson, Document};
 use mq_model::{DecidedBy, Transaction, TransactionEvent, TransactionState};
 use serde::{Deserialize, Serialize};
 
-use super::docs::{encode, from_bson_time, to_bson_time, to_i64, to_u32, to_u64};
+use super::docs::{
+    encode, from_bson_time, placement_doc, placement_model, to_bson_time, to_i64, to_u32, to_u64,
+};
 use crate::{RepoError, RepoResult};
 
 /// Collection of transaction records.
@@ -67,6 +69,10 @@ pub(super) struct TransactionDoc {
     pub(super) history: Vec<EventDoc>,
     pub(super) created_at: bson::DateTime,
     pub(super) updated_at: bson::DateTime,
+    /// The topic's placement when prepared (where the half message is held); absent (the
+    /// placement by name) on records stored before placements existed.
+    #[serde(default)]
+    pub(super) placement: Vec<i64>,
 }
 
 /// One step of a transaction's `history`.
@@ -134,6 +140,7 @@ impl TryFrom<Transaction> for TransactionDoc {
             decided_by: t.decided_by,
             reason: t.reason,
             applied: t.applied,
+            placement: placement_doc(&t.placement),
         })
     }
 }
@@ -172,6 +179,7 @@ impl TryFrom<TransactionDoc> for Transaction {
             decided_by: d.decided_by,
             reason: d.reason,
             applied: d.applied,
+            placement: placement_model(WHAT, d.placement)?,
         })
     }
 }
@@ -214,6 +222,7 @@ mod tests {
             history: vec![event(0, "prepared"), event(6_000, "check"), event(9_500, "applied")],
             created_at: at(0),
             updated_at: at(9_500),
+            placement: mq_model::Placement { generations: vec![8, 12] },
         }
     }
 
@@ -267,11 +276,18 @@ mod tests {
                 "history",
                 "created_at",
                 "updated_at",
+                "placement",
             ]
         );
         assert_eq!(doc.get_str("_id").unwrap(), "txn_1");
         assert_eq!(doc.get_i64("partition").unwrap(), 7);
         assert_eq!(doc.get_i64("check_count").unwrap(), 3);
+        assert_eq!(doc.get_array("placement").unwrap(), &[Bson::Int64(8), Bson::Int64(12)]);
+        // A record stored before placements existed reads as placed by name.
+        let mut old = doc.clone();
+        old.remove("placement");
+        let read: Transaction = decode::<TransactionDoc, _>(WHAT, old).unwrap();
+        assert!(read.placement.is_by_name());
         assert_eq!(doc.get_i64("timeout_ms").unwrap(), 6_000);
         assert_eq!(doc.get_i64("offset").unwrap(), 1 << 40);
         assert_eq!(doc.get_str("state").unwrap(), "rolled_back");

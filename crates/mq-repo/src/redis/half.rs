@@ -3,13 +3,13 @@
 //!
 //! # Key layout
 //!
-//! One key per partition, under the partition's hash tag `{<topic>:<partition>}`, the tag of its
+//! One key per partition, under the partition's hash tag (see `keys.rs`), the tag of its
 //! stream `:s` and meta hash `:m`, so the three share one Redis Cluster slot and one script can
 //! move a message from the hash into the stream:
 //!
 //! | Key                                 | Type | Holds                                      |
 //! |-------------------------------------|------|--------------------------------------------|
-//! | `{prefix}:{<topic>:<partition>}:tx` | hash | message id → the envelope, the exact bytes |
+//! | `<partition base>:tx`               | hash | message id → the envelope, the exact bytes |
 //! |                                     |      | its stream entry's `e` field will hold     |
 //!
 //! The envelope is encoded once, when the message is prepared (`envelope::encode`, as `append`
@@ -43,49 +43,64 @@ use super::envelope;
 use super::reply;
 use crate::{
     Appended, HalfMessageStore, MessageLog, NewRecord, RedisMessageLog, RepoError, RepoResult,
+    TopicRef,
 };
 
 #[async_trait]
 impl HalfMessageStore for RedisMessageLog {
-    async fn prepare(&self, topic: &str, partition: u32, record: NewRecord) -> RepoResult<()> {
+    async fn prepare(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        record: NewRecord,
+    ) -> RepoResult<()> {
         let keys = self.keys(topic, partition);
         let id = record.message_id.clone();
         let bytes = Value::Bytes(envelope::encode(record)?.into());
-        self.run("prepare half message", self.pool.hset::<Value, _, _>(keys.half, (id, bytes)))
-            .await
-            .map(drop)
+        let set = || self.pool.hset::<Value, _, _>(&keys.half, (id.as_str(), bytes.clone()));
+        self.run("prepare half message", set).await.map(drop)
     }
 
     async fn commit(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
     ) -> RepoResult<Option<Appended>> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(message_id)];
-        let reply = self.scripts.commit_half.run(&self.pool, keys.commit(), args);
-        committed(self.run("commit half message", reply).await?)
+        let script = &self.scripts.commit_half;
+        committed(self.script("commit half message", script, keys.commit(), args).await?)
     }
 
-    async fn rollback(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn rollback(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let keys = self.keys(topic, partition);
         let removed: u64 =
-            self.run("roll back half message", self.pool.hdel(keys.half, message_id)).await?;
+            self.run("roll back half message", || self.pool.hdel(&keys.half, message_id)).await?;
         Ok(removed > 0)
     }
 
-    async fn holds(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn holds(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let keys = self.keys(topic, partition);
-        self.run("find half message", self.pool.hexists(keys.half, message_id)).await
+        self.run("find half message", || self.pool.hexists(&keys.half, message_id)).await
     }
 
-    async fn held(&self, topic: &str, partition: u32) -> RepoResult<u64> {
+    async fn held(&self, topic: TopicRef<'_>, partition: u32) -> RepoResult<u64> {
         let keys = self.keys(topic, partition);
-        self.run("count half messages", self.pool.hlen(keys.half)).await
+        self.run("count half messages", || self.pool.hlen(&keys.half)).await
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         // The log's delete_topic removes each partition's half messages with its stream, as the
         // in-memory store does; one implementation keeps the two from drifting apart.
         MessageLog::delete_topic(self, topic, partitions).await

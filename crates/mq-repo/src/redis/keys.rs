@@ -1,67 +1,87 @@
-//! Redis key names of a partition (log, its groups' retry state, schedule and half messages), of
-//! the schedule index and of counter series, and the mapping between offsets and stream entry
-//! IDs.
+//! Redis key names of a partition (log, its groups' retry state, schedule and half messages) and
+//! of counter series, and the mapping between offsets and stream entry IDs.
 //!
 //! Offset `N` is stored as entry ID `N-1`: the millisecond part carries the offset and the
 //! sequence part is always 1, because `0-0` is not a valid entry ID and offsets start at 0.
 //! Range starts use sequence 0 (`N-0`), which sorts just before the entry of offset `N`.
+
+use super::slots;
+use crate::TopicRef;
 
 /// The keys of one topic partition: its log (stream and meta hash), its schedule of delayed
 /// messages (sorted set and payload hash), its transactions' half messages (hash) and, per
 /// consumer group, the group's records waiting for a retry and their failure histories
 /// ([`waiting`](Self::waiting), [`history`](Self::history)).
 ///
-/// All carry the hash tag `{<topic>:<partition>}`, so a partition's keys share a Redis Cluster
-/// slot (as Lua scripts touching several of them need: firing, committing and retrying) while
-/// different partitions spread over the cluster.
+/// All share one hash tag, so a partition's keys share a Redis Cluster slot (as Lua scripts
+/// touching several of them need: firing, committing and retrying) while different partitions
+/// spread over the cluster. The keys start with `{prefix}:` and then:
+///
+/// - for a spread topic, `{<slot tag>}:<topic>:<partition>`, the tag being the short string
+///   that puts the key into the slot the topic's placement gives the partition (see
+///   `slots.rs`), e.g. `mq:{1ax}:orders:3:s`;
+/// - for a topic placed by name (created before placements existed),
+///   `{<topic>:<partition>}`, e.g. `mq:{orders:3}:s`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PartitionKeys {
-    /// The stream holding the records: `{prefix}:{<topic>:<partition>}:s`.
+    /// The stream holding the records: `<base>:s`.
     pub(super) stream: String,
     /// The hash holding `next` (the next offset) and `ts` (the last append time in ms):
-    /// `{prefix}:{<topic>:<partition>}:m`.
+    /// `<base>:m`.
     pub(super) meta: String,
-    /// The sorted set of scheduled message ids scored by due time in ms:
-    /// `{prefix}:{<topic>:<partition>}:dz`.
+    /// The sorted set of scheduled message ids scored by due time in ms: `<base>:dz`.
     pub(super) due: String,
     /// The hash from scheduled message id to its encoded envelope, the bytes the stream
-    /// entry's `e` field will hold: `{prefix}:{<topic>:<partition>}:dp`.
+    /// entry's `e` field will hold: `<base>:dp`.
     pub(super) payloads: String,
     /// The hash from a held half message's id to its encoded envelope, the bytes the stream
-    /// entry's `e` field will hold once committed: `{prefix}:{<topic>:<partition>}:tx`.
+    /// entry's `e` field will hold once committed: `<base>:tx`.
     pub(super) half: String,
-    /// `{prefix}:{<topic>:<partition>}`, which the per-group keys extend.
-    tag: String,
+    /// The common start of the partition's keys (with its hash tag), which the per-group keys
+    /// extend.
+    base: String,
 }
 
 impl PartitionKeys {
     /// The keys of `topic`'s partition `partition` under `prefix`.
-    pub(super) fn new(prefix: &str, topic: &str, partition: u32) -> Self {
+    pub(super) fn new(prefix: &str, topic: TopicRef<'_>, partition: u32) -> Self {
         // Topic names are limited to [A-Za-z0-9._-] by the model, so they cannot contain the
         // braces that would change which part of the key Redis Cluster hashes.
-        let tag = format!("{prefix}:{{{topic}:{partition}}}");
+        let name = topic.name();
+        let base = if topic.generations().is_empty() {
+            format!("{prefix}:{{{name}:{partition}}}")
+        } else {
+            let slot = slots::partition_slot(name, topic.generations(), partition);
+            format!("{prefix}:{{{}}}:{name}:{partition}", slots::slot_tag(slot))
+        };
         Self {
-            stream: format!("{tag}:s"),
-            meta: format!("{tag}:m"),
-            due: format!("{tag}:dz"),
-            payloads: format!("{tag}:dp"),
-            half: format!("{tag}:tx"),
-            tag,
+            stream: format!("{base}:s"),
+            meta: format!("{base}:m"),
+            due: format!("{base}:dz"),
+            payloads: format!("{base}:dp"),
+            half: format!("{base}:tx"),
+            base,
         }
     }
 
+    /// The Redis Cluster slot of every key of the partition.
+    #[cfg(test)]
+    pub(super) fn slot(&self) -> u16 {
+        fred::util::redis_keyslot(self.stream.as_bytes())
+    }
+
     /// The sorted set of a group's records waiting for a retry after a failed delivery, entry
-    /// ID scored by retry time in ms: `{prefix}:{<topic>:<partition>}:w:<group>`.
+    /// ID scored by retry time in ms: `<base>:w:<group>`.
     pub(super) fn waiting(&self, group: &str) -> String {
         // The hash tag is the first `{...}` of the key, so braces in a group name cannot move
         // the key to another slot.
-        format!("{}:w:{group}", self.tag)
+        format!("{}:w:{group}", self.base)
     }
 
     /// The hash of a group's failure histories, entry ID to one JSON line per failed delivery
-    /// (see `fail.lua`): `{prefix}:{<topic>:<partition>}:h:<group>`.
+    /// (see `fail.lua`): `<base>:h:<group>`.
     pub(super) fn history(&self, group: &str) -> String {
-        format!("{}:h:{group}", self.tag)
+        format!("{}:h:{group}", self.base)
     }
 
     /// The stream and a group's two keys, as the group scripts take them: stream, waiting set,
@@ -99,13 +119,6 @@ impl PartitionKeys {
     }
 }
 
-/// The global hash from scheduled message id to where it waits, `"<topic>\n<partition>"`:
-/// `{prefix}:sched-index`. It has no partition's hash tag, so no script may touch it together
-/// with a partition's keys; it is kept up to date beside them, best-effort (see `schedule.rs`).
-pub(super) fn schedule_index(prefix: &str) -> String {
-    format!("{prefix}:sched-index")
-}
-
 /// The hash of one counter series, bucket start in seconds (decimal) to count:
 /// `{prefix}:stats:{<series>}`. The whole series is the hash tag, so each series lives in one
 /// cluster slot and different series spread over the cluster.
@@ -113,18 +126,6 @@ pub(super) fn stats(prefix: &str, series: &str) -> String {
     // The series ends the key, so different series never share a key even when a name holds
     // braces (which only move the hash tag, never merge two series).
     format!("{prefix}:stats:{{{series}}}")
-}
-
-/// The value of a message's entry in the schedule index.
-pub(super) fn index_entry(topic: &str, partition: u32) -> String {
-    // Topic names cannot contain a newline, so the first one ends the topic.
-    format!("{topic}\n{partition}")
-}
-
-/// The topic and partition of an index entry, if it is well-formed.
-pub(super) fn parse_index_entry(entry: &str) -> Option<(String, u32)> {
-    let (topic, partition) = entry.split_once('\n')?;
-    Some((topic.to_owned(), partition.parse().ok()?))
 }
 
 /// The entry ID of the record at `offset`.
@@ -159,9 +160,28 @@ fn split_id(id: &str) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
+    const BY_NAME: TopicRef<'static> = TopicRef::named("orders");
+    const SPREAD: TopicRef<'static> = TopicRef::spread("orders", &[12]);
+
+    #[test]
+    fn spread_keys_carry_the_tag_of_the_partition_slot() {
+        for partition in 0..12 {
+            let keys = PartitionKeys::new("mq", SPREAD, partition);
+            let slot = slots::partition_slot("orders", &[12], partition);
+            assert_eq!(keys.slot(), slot);
+            let base = format!("mq:{{{}}}:orders:{partition}", slots::slot_tag(slot));
+            assert_eq!(keys.stream, format!("{base}:s"));
+            for key in keys.all().into_iter().chain(keys.group("a{b}:c")) {
+                assert!(key.starts_with(&base), "{key}");
+                assert_eq!(fred::util::redis_keyslot(key.as_bytes()), slot, "{key}");
+            }
+        }
+        assert_ne!(PartitionKeys::new("mq", SPREAD, 0), PartitionKeys::new("mq", BY_NAME, 0));
+    }
+
     #[test]
     fn keys_share_a_hash_tag_per_partition() {
-        let keys = PartitionKeys::new("mq", "orders", 3);
+        let keys = PartitionKeys::new("mq", BY_NAME, 3);
         assert_eq!(keys.stream, "mq:{orders:3}:s");
         assert_eq!(keys.meta, "mq:{orders:3}:m");
         assert_eq!(keys.due, "mq:{orders:3}:dz");
@@ -185,8 +205,7 @@ mod tests {
         for key in keys.all() {
             assert!(key.starts_with("mq:{orders:3}:"), "{key} shares the partition's slot");
         }
-        assert_ne!(PartitionKeys::new("mq", "orders", 4).half, keys.half, "per partition");
-        assert_eq!(schedule_index("mq"), "mq:sched-index");
+        assert_ne!(PartitionKeys::new("mq", BY_NAME, 4).half, keys.half, "per partition");
     }
 
     #[test]
@@ -197,7 +216,7 @@ mod tests {
 
     #[test]
     fn group_keys_share_the_partition_tag() {
-        let keys = PartitionKeys::new("mq", "orders", 3);
+        let keys = PartitionKeys::new("mq", BY_NAME, 3);
         for (group, waiting, history) in [
             ("billing", "mq:{orders:3}:w:billing", "mq:{orders:3}:h:billing"),
             ("a{b}:c", "mq:{orders:3}:w:a{b}:c", "mq:{orders:3}:h:a{b}:c"),
@@ -206,22 +225,8 @@ mod tests {
             assert_eq!(keys.history(group), history);
             assert_eq!(keys.group(group), ["mq:{orders:3}:s", waiting, history]);
         }
-        let other = PartitionKeys::new("mq", "orders", 4);
+        let other = PartitionKeys::new("mq", BY_NAME, 4);
         assert_ne!(other.waiting("billing"), keys.waiting("billing"), "per partition");
-    }
-
-    #[test]
-    fn index_entries_round_trip() {
-        assert_eq!(index_entry("orders.eu-1", 12), "orders.eu-1\n12");
-        for (entry, parsed) in [
-            ("orders.eu-1\n12", Some(("orders.eu-1", 12))),
-            ("orders", None),
-            ("orders\nx", None),
-            ("orders\n-1", None),
-        ] {
-            let expected = parsed.map(|(t, p)| (t.to_owned(), p));
-            assert_eq!(parse_index_entry(entry), expected, "{entry:?}");
-        }
     }
 
     #[test]

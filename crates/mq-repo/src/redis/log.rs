@@ -112,15 +112,17 @@
 //! [`bounded`](crate::timeout::bounded), so a dead or hung server yields an error, not a hang.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{
-    Builder, ClientLike, Config, Error, HashesInterface, KeysInterface, Pool, ReconnectPolicy,
-    StreamsInterface, Value,
+    ClientLike, Error, HashesInterface, KeysInterface, Pool, StreamsInterface, Value,
 };
 use futures_util::future::try_join_all;
 
+use super::client;
 use super::envelope;
 use super::keys::{self, PartitionKeys};
 use super::reply;
@@ -128,18 +130,11 @@ use super::scripts::Scripts;
 use crate::timeout::bounded;
 use crate::{
     Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
-    PendingEntry, Record, Redelivery, RedisConfig, RepoError, RepoResult, StartPosition,
+    PendingEntry, Record, Redelivery, RedisConfig, RedisTopology, RepoError, RepoResult,
+    StartPosition, TopicRef,
 };
 
 const GROUP: &str = "consumer group";
-
-/// Reconnect backoff: 100 ms doubling to 5 s, forever. Commands issued meanwhile fail at the
-/// command timeout, so callers see errors rather than waits while Redis is away.
-const RECONNECT_MIN_MS: u32 = 100;
-const RECONNECT_MAX_MS: u32 = 5_000;
-
-/// Lower bound on how often connections are checked for unresponsiveness.
-const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The message log on Redis Streams (see the module docs for the key layout).
 ///
@@ -148,13 +143,17 @@ const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 pub struct RedisMessageLog {
     pub(super) pool: Pool,
     pub(super) prefix: String,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     pub(super) scripts: Scripts,
+    topology: RedisTopology,
+    /// Set when the log closes, so the supervisor stops restarting routing tasks.
+    closing: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for RedisMessageLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisMessageLog")
+            .field("topology", &self.topology)
             .field("prefix", &self.prefix)
             .field("pool_size", &self.pool.size())
             .field("command_timeout", &self.timeout)
@@ -163,39 +162,21 @@ impl fmt::Debug for RedisMessageLog {
 }
 
 impl RedisMessageLog {
-    /// Connects a pool of `cfg.pool_size` connections and loads the Lua scripts.
+    /// Connects a pool of `cfg.pool_size` clients to the configured shape (one server, a Redis
+    /// Cluster, or the master that Sentinel names) and loads the Lua scripts.
     ///
     /// Fails with [`RepoError::InvalidConfig`] for unusable settings, and with
     /// [`RepoError::Redis`] or [`RepoError::Timeout`] within `cfg.connect_timeout_ms` (plus one
     /// command timeout for loading scripts) if Redis cannot be reached. Once connected, lost
-    /// connections are re-established in the background.
+    /// connections are re-established in the background, a failover or resharding is followed,
+    /// and a client whose routing task ends is restarted (see `client.rs`).
     pub async fn connect(cfg: &RedisConfig) -> RepoResult<Self> {
         cfg.validate()?;
-        let config =
-            Config::from_url(&cfg.connection_url()).map_err(RepoError::redis("connect"))?;
-        let pool = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = cfg.connect_timeout();
-                // AUTH, SELECT and the like run while connecting, so the connect bound fits.
-                c.internal_command_timeout = cfg.connect_timeout();
-                // Never resend a command whose connection dropped in flight: an append may
-                // already have been applied, and resending it would store its records twice.
-                // The caller gets an error and decides.
-                c.max_command_attempts = 1;
-                // A connection that stops answering without closing (a dropped route, a
-                // half-open socket) is torn down and re-established instead of failing every
-                // command sent on it until TCP gives up.
-                c.unresponsive.max_timeout = Some(cfg.command_timeout() * 2);
-                c.unresponsive.interval = (cfg.command_timeout() / 2).max(MIN_CHECK_INTERVAL);
-            })
-            .with_performance_config(|p| p.default_command_timeout = cfg.command_timeout())
-            .set_policy(ReconnectPolicy::new_exponential(0, RECONNECT_MIN_MS, RECONNECT_MAX_MS, 2))
-            .build_pool(cfg.pool_size)
-            .map_err(RepoError::redis("connect"))?;
-
+        let pool = client::build_pool(cfg)?;
+        let closing = Arc::new(AtomicBool::new(false));
+        client::start(&pool, cfg.topology(), closing.clone()).await;
         let connected = bounded(Backend::Redis, "connect", cfg.connect_timeout(), async {
-            // The handle only reports when the connection tasks end; they run until `quit`.
-            pool.init().await.map(drop).map_err(RepoError::redis("connect"))
+            pool.wait_for_connect().await.map_err(RepoError::redis("connect"))
         })
         .await;
         let scripts = match connected {
@@ -213,9 +194,13 @@ impl RedisMessageLog {
                 prefix: cfg.key_prefix.clone(),
                 timeout: cfg.command_timeout(),
                 scripts,
+                topology: cfg.topology(),
+                closing,
             }),
             Err(error) => {
-                // Stop the background reconnect loop; a failed connect must not leave it running.
+                // Stop the background reconnect loops; a failed connect must not leave them
+                // running.
+                closing.store(true, Ordering::Release);
                 let _ = tokio::time::timeout(cfg.command_timeout(), pool.quit()).await;
                 Err(error)
             }
@@ -227,6 +212,11 @@ impl RedisMessageLog {
         &self.prefix
     }
 
+    /// Which shape of deployment this log is connected to.
+    pub fn topology(&self) -> RedisTopology {
+        self.topology
+    }
+
     /// Whether every connection of the pool is currently up; for health checks.
     pub fn is_connected(&self) -> bool {
         self.pool.is_connected()
@@ -234,52 +224,40 @@ impl RedisMessageLog {
 
     /// Closes the pool's connections. Clones of this log stop working too.
     pub async fn close(&self) {
+        self.closing.store(true, Ordering::Release);
         let _ = tokio::time::timeout(self.timeout, self.pool.quit()).await;
     }
 
-    pub(super) fn keys(&self, topic: &str, partition: u32) -> PartitionKeys {
+    pub(super) fn keys(&self, topic: TopicRef<'_>, partition: u32) -> PartitionKeys {
         PartitionKeys::new(&self.prefix, topic, partition)
     }
 
     /// Fails with `NotFound` if the group does not exist; for requests of nothing, which
     /// answer without asking a script, so that they still report a missing group.
-    async fn require_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<()> {
+    async fn require_group(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<()> {
         self.group_lag(topic, partition, group).await.map(drop)
     }
 
-    /// Runs one operation under the command bound, mapping client errors to `op`.
-    pub(super) async fn run<T>(
-        &self,
-        op: &'static str,
-        fut: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> RepoResult<T> {
-        bounded(Backend::Redis, op, self.timeout, async { fut.await.map_err(RepoError::redis(op)) })
-            .await
-    }
-
-    /// Like [`run`](Self::run) for a command on a consumer group: NOGROUP (the group or its
-    /// stream does not exist) becomes `NotFound`.
-    async fn run_in_group<T>(
+    /// Like [`script`](Self::script) for a script on a consumer group: NOGROUP (the group or
+    /// its stream does not exist) becomes `NotFound`.
+    async fn script_in_group(
         &self,
         op: &'static str,
         group: &str,
-        fut: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> RepoResult<T> {
-        match self.run_raw(op, fut).await? {
+        script: &super::scripts::Script,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> RepoResult<Value> {
+        match self.script_raw(op, script, keys, args).await? {
             Ok(reply) => Ok(reply),
             Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
             Err(error) => Err(RepoError::redis(op)(error)),
         }
-    }
-
-    /// Like [`run`](Self::run) but hands back the client's error, for callers that map some
-    /// server errors (NOGROUP, BUSYGROUP) to typed ones.
-    pub(super) async fn run_raw<T>(
-        &self,
-        op: &'static str,
-        fut: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> RepoResult<Result<T, Error>> {
-        bounded(Backend::Redis, op, self.timeout, async { Ok(fut.await) }).await
     }
 }
 
@@ -322,7 +300,7 @@ impl MessageLog for RedisMessageLog {
 
     async fn append(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<NewRecord>,
     ) -> RepoResult<Vec<Appended>> {
@@ -335,7 +313,7 @@ impl MessageLog for RedisMessageLog {
             .map(|record| envelope::encode(record).map(|bytes| Value::Bytes(bytes.into())))
             .collect::<RepoResult<Vec<_>>>()?;
         let keys = self.keys(topic, partition);
-        let reply = self.run("append", self.scripts.append.run(&self.pool, keys.both(), envelopes));
+        let reply = self.script("append", &self.scripts.append, keys.both(), envelopes);
         let reply = reply::array(reply.await?, "append reply")?;
         let [first, ts] = reply.as_slice() else {
             return Err(RepoError::Corrupt {
@@ -353,7 +331,7 @@ impl MessageLog for RedisMessageLog {
 
     async fn read_range(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         from_offset: u64,
         limit: usize,
@@ -363,24 +341,20 @@ impl MessageLog for RedisMessageLog {
             return Ok(Vec::new());
         }
         let keys = self.keys(topic, partition);
+        let start = keys::before_id(from_offset);
         let reply: Value = self
-            .run(
-                "read range",
-                self.pool.xrange(
-                    keys.stream,
-                    keys::before_id(from_offset),
-                    "+",
-                    Some(count(limit)),
-                ),
-            )
+            .run("read range", || self.pool.xrange(&keys.stream, &start, "+", Some(count(limit))))
             .await?;
         reply::entries(reply)
     }
 
-    async fn partition_stats(&self, topic: &str, partition: u32) -> RepoResult<PartitionStats> {
+    async fn partition_stats(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+    ) -> RepoResult<PartitionStats> {
         let keys = self.keys(topic, partition);
-        let reply =
-            self.run("partition stats", self.scripts.stats.run(&self.pool, keys.both(), vec![]));
+        let reply = self.script("partition stats", &self.scripts.stats, keys.both(), vec![]);
         let reply = reply::array(reply.await?, "stats reply")?;
         let [first, end, length] = reply.as_slice() else {
             return Err(RepoError::Corrupt {
@@ -397,7 +371,7 @@ impl MessageLog for RedisMessageLog {
 
     async fn create_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         start: StartPosition,
@@ -409,12 +383,8 @@ impl MessageLog for RedisMessageLog {
             StartPosition::Offset(offset) => keys::before_id(offset),
         };
         let args = vec![Value::from(group), Value::from(id)];
-        let created = self
-            .run_raw(
-                "create group",
-                self.scripts.create_group.run(&self.pool, keys.group(group), args),
-            )
-            .await?;
+        let script = &self.scripts.create_group;
+        let created = self.script_raw("create group", script, keys.group(group), args).await?;
         match created {
             Ok(_) => Ok(()),
             Err(error) if error.details().starts_with("BUSYGROUP") => {
@@ -424,19 +394,22 @@ impl MessageLog for RedisMessageLog {
         }
     }
 
-    async fn delete_group(&self, topic: &str, partition: u32, group: &str) -> RepoResult<bool> {
+    async fn delete_group(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<bool> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(group)];
-        let reply = self.run(
-            "delete group",
-            self.scripts.delete_group.run(&self.pool, keys.group(group), args),
-        );
+        let reply =
+            self.script("delete group", &self.scripts.delete_group, keys.group(group), args);
         Ok(reply::uint(&reply.await?, "delete group reply")? > 0)
     }
 
     async fn read_group(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -446,29 +419,29 @@ impl MessageLog for RedisMessageLog {
             return Ok(Vec::new());
         }
         let keys = self.keys(topic, partition);
-        let read = self
-            .run_in_group("read group", group, async {
-                // No BLOCK: waiting for records is the broker's business, and a blocked
-                // connection would stall every other command pipelined on it.
-                self.pool
-                    .xreadgroup::<Value, _, _, _, _>(
-                        group,
-                        consumer,
-                        Some(count(max)),
-                        None,
-                        false,
-                        keys.stream,
-                        ">",
-                    )
-                    .await
-            })
-            .await?;
-        reply::group_read(read)
+        // No BLOCK: waiting for records is the broker's business, and a blocked connection
+        // would stall every other command pipelined on it.
+        let read = self.run_raw("read group", || {
+            self.pool.xreadgroup::<Value, _, _, _, _>(
+                group,
+                consumer,
+                Some(count(max)),
+                None,
+                false,
+                &keys.stream,
+                ">",
+            )
+        });
+        match read.await? {
+            Ok(read) => reply::group_read(read),
+            Err(error) if is_nogroup(&error) => Err(group_not_found(group)),
+            Err(error) => Err(RepoError::redis("read group")(error)),
+        }
     }
 
     async fn ack(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offsets: &[u64],
@@ -479,13 +452,13 @@ impl MessageLog for RedisMessageLog {
         let keys = self.keys(topic, partition);
         let mut args = vec![Value::from(group)];
         args.extend(offsets.iter().map(|&offset| Value::from(keys::entry_id(offset))));
-        let reply = self.run("ack", self.scripts.ack.run(&self.pool, keys.group(group), args));
+        let reply = self.script("ack", &self.scripts.ack, keys.group(group), args);
         reply::uint(&reply.await?, "ack reply")
     }
 
     async fn pending(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         limit: usize,
@@ -497,17 +470,14 @@ impl MessageLog for RedisMessageLog {
         let keys = self.keys(topic, partition);
         let script_keys = vec![keys.stream.clone(), keys.waiting(group)];
         let args = vec![Value::from(group), Value::from(count(limit).to_string())];
-        let listed = self.run_in_group(
-            "pending",
-            group,
-            self.scripts.pending.run(&self.pool, script_keys, args),
-        );
+        let listed =
+            self.script_in_group("pending", group, &self.scripts.pending, script_keys, args);
         reply::pending(listed.await?)
     }
 
     async fn claim(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -521,13 +491,13 @@ impl MessageLog for RedisMessageLog {
         let mut args = vec![Value::from(group), Value::from(consumer)];
         // Sorted for offset order, deduplicated because XCLAIM would count a repeat twice.
         args.extend(distinct_ids(offsets));
-        let script = self.scripts.claim_ids.run(&self.pool, keys.group(group), args);
-        reply::claimed(self.run_in_group("claim", group, script).await?)
+        let script = &self.scripts.claim_ids;
+        reply::claimed(self.script_in_group("claim", group, script, keys.group(group), args).await?)
     }
 
     async fn ack_deliveries(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -545,14 +515,13 @@ impl MessageLog for RedisMessageLog {
                 args.push(Value::from(count.to_string()));
             }
         }
-        let script = self.scripts.settle.run(&self.pool, keys.group(group), args);
-        let reply = self.run("ack deliveries", script);
+        let reply = self.script("ack deliveries", &self.scripts.settle, keys.group(group), args);
         reply::uint(&reply.await?, "settle reply")
     }
 
     async fn fail(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         failures: &[Failure],
@@ -574,13 +543,13 @@ impl MessageLog for RedisMessageLog {
                 Value::from(failure.reason.as_str()),
             ]);
         }
-        let reply = self.run("fail", self.scripts.fail.run(&self.pool, keys.group(group), args));
+        let reply = self.script("fail", &self.scripts.fail, keys.group(group), args);
         reply::uint(&reply.await?, "fail reply")
     }
 
     async fn defer(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -596,13 +565,13 @@ impl MessageLog for RedisMessageLog {
             args.push(Value::from(keys::entry_id(*offset)));
             args.push(Value::from(count.to_string()));
         }
-        let reply = self.run("defer", self.scripts.defer.run(&self.pool, keys.group(group), args));
+        let reply = self.script("defer", &self.scripts.defer, keys.group(group), args);
         reply::uint(&reply.await?, "defer reply")
     }
 
     async fn touch(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         deliveries: &[(u64, u32)],
@@ -619,13 +588,13 @@ impl MessageLog for RedisMessageLog {
             args.push(Value::from(keys::entry_id(*offset)));
             args.push(Value::from(count.to_string()));
         }
-        let reply = self.run("touch", self.scripts.touch.run(&self.pool, keys.group(group), args));
+        let reply = self.script("touch", &self.scripts.touch, keys.group(group), args);
         reply::uint(&reply.await?, "touch reply")
     }
 
     async fn redeliver(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         consumer: &str,
@@ -645,29 +614,34 @@ impl MessageLog for RedisMessageLog {
             Value::from(millis(ack_timeout).to_string()),
             Value::from(count(max).to_string()),
         ];
-        let script = self.scripts.redeliver.run(&self.pool, keys.group(group), args);
-        reply::redelivery(self.run_in_group("redeliver", group, script).await?)
+        let script = &self.scripts.redeliver;
+        reply::redelivery(
+            self.script_in_group("redeliver", group, script, keys.group(group), args).await?,
+        )
     }
 
     async fn attempts(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         group: &str,
         offset: u64,
     ) -> RepoResult<Vec<Attempt>> {
         let keys = self.keys(topic, partition);
-        let history: Value = self
-            .run("attempts", self.pool.hget(keys.history(group), keys::entry_id(offset)))
-            .await?;
+        let (history, id) = (keys.history(group), keys::entry_id(offset));
+        let history: Value = self.run("attempts", || self.pool.hget(&history, &id)).await?;
         reply::attempts(history)
     }
 
-    async fn group_lag(&self, topic: &str, partition: u32, group: &str) -> RepoResult<GroupLag> {
+    async fn group_lag(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        group: &str,
+    ) -> RepoResult<GroupLag> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(group)];
-        let reply =
-            self.run("group lag", self.scripts.group_lag.run(&self.pool, keys.both(), args));
+        let reply = self.script("group lag", &self.scripts.group_lag, keys.both(), args);
         let reply = reply.await?;
         if reply.is_null() {
             return Err(group_not_found(group));
@@ -696,35 +670,38 @@ impl MessageLog for RedisMessageLog {
 
     async fn trim_before(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         min_timestamp_ms: i64,
     ) -> RepoResult<u64> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(min_timestamp_ms.to_string())];
-        let reply =
-            self.run("trim before", self.scripts.trim_before.run(&self.pool, keys.both(), args));
+        let reply = self.script("trim before", &self.scripts.trim_before, keys.both(), args);
         reply::uint(&reply.await?, "trim reply")
     }
 
-    async fn trim_to_len(&self, topic: &str, partition: u32, max_len: u64) -> RepoResult<u64> {
+    async fn trim_to_len(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        max_len: u64,
+    ) -> RepoResult<u64> {
         let keys = self.keys(topic, partition);
         let threshold = i64::try_from(max_len).unwrap_or(i64::MAX);
-        self.run("trim to length", self.pool.xtrim(keys.stream, ("MAXLEN", "~", threshold))).await
+        self.run("trim to length", || self.pool.xtrim(&keys.stream, ("MAXLEN", "~", threshold)))
+            .await
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         // One command per partition: a partition's keys share a cluster slot, different
         // partitions do not. The client pipelines the concurrent commands. UNLINK rather than
         // DEL because freeing a stream of millions of entries would block the server; UNLINK
         // removes the keys at once and frees their memory in the background. The partition's
-        // schedule and half messages go too, as they do with the in-memory log; entries of the
-        // schedule index that point here are left stale, and `locate` removes them when it
-        // meets them.
+        // schedule and half messages go too, as they do with the in-memory log.
         let deletes = (0..partitions).map(|partition| {
-            let keys = self.keys(topic, partition);
-            self.pool.unlink::<u64, _>(keys.all())
+            let keys = self.keys(topic, partition).all();
+            self.run("delete topic", move || self.pool.unlink::<u64, _>(keys.clone()))
         });
-        self.run("delete topic", try_join_all(deletes)).await.map(drop)
+        try_join_all(deletes).await.map(drop)
     }
 }

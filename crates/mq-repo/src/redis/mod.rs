@@ -1,6 +1,7 @@
 //! The Redis Streams message log and, beside it, the schedule of delayed messages and the half
 //! messages of transactions.
 
+mod client;
 pub(crate) mod envelope;
 mod half;
 mod keys;
@@ -8,6 +9,7 @@ mod log;
 mod reply;
 mod schedule;
 mod scripts;
+mod slots;
 mod stats;
 
 pub use log::RedisMessageLog;

@@ -3,52 +3,38 @@
 //!
 //! # Key layout
 //!
-//! Each partition's schedule has two keys under the partition's hash tag `{<topic>:<partition>}`,
-//! the tag of its stream `:s` and meta hash `:m`, so all four share one Redis Cluster slot and
-//! one script can move a message from the schedule into the stream:
+//! Each partition's schedule has two keys under the partition's hash tag (see `keys.rs`), the
+//! tag of its stream `:s` and meta hash `:m`, so all four share one Redis Cluster slot and one
+//! script can move a message from the schedule into the stream:
 //!
-//! | Key                                 | Type       | Holds                                      |
-//! |-------------------------------------|------------|--------------------------------------------|
-//! | `{prefix}:{<topic>:<partition>}:dz` | sorted set | member: message id; score: due time (ms)   |
-//! | `{prefix}:{<topic>:<partition>}:dp` | hash       | message id → the envelope, the exact bytes |
-//! |                                     |            | its stream entry's `e` field will hold     |
-//! | `{prefix}:sched-index`              | hash       | message id → `"<topic>\n<partition>"`      |
+//! | Key                    | Type       | Holds                                                |
+//! |------------------------|------------|------------------------------------------------------|
+//! | `<partition base>:dz`  | sorted set | member: message id; score: due time (ms)             |
+//! | `<partition base>:dp`  | hash       | message id → the envelope, the exact bytes its       |
+//! |                        |            | stream entry's `e` field will hold                   |
 //!
 //! The envelope is encoded once, when the message is scheduled (`envelope::encode`), so firing
 //! moves bytes without decoding them. Due times are sorted-set scores, doubles: exact for any
 //! millisecond time below 2^53 (the year 287396).
 //!
-//! The index (`sched-index`) answers `locate`. It is one hash for all topics, outside every
-//! partition's slot, so no script may touch it together with a schedule: it is maintained
-//! beside the schedules, best-effort, and may hold stale entries but, barring a failed write,
-//! no missing ones:
-//! - `schedule` writes the schedule first (script), then the index entries (`HSET`). A failure
-//!   of the second step fails the call, with the messages scheduled but not locatable until
-//!   scheduled again (replacing is harmless).
-//! - `fire` and `cancel` remove index entries after their script (`unindex.lua`: `HDEL` only
-//!   where the entry still names this partition, so a message scheduled again elsewhere keeps
-//!   its entry). A failure there is logged and not reported: it only leaves stale entries.
-//! - `delete_topic` leaves the topic's entries stale.
-//! - `locate` reads the entry, then checks the partition (`ZSCORE`). A stale entry is removed
-//!   (`unindex.lua`) and `locate` answers `None`; it then checks the partition once more and
-//!   restores the entry if the message was scheduled there meanwhile, so a `locate` racing a
-//!   `schedule` of the same id never leaves it unindexed.
+//! There is no index from message id to partition: such an index would be one key written by
+//! every delayed publish, a hot key outside every partition's slot. `find` asks the topic's
+//! partitions instead (`ZSCORE` each, sent together), and callers that do not know the topic
+//! ask each topic in turn.
 //!
 //! # Operations
 //!
 //! | Method          | Redis                                                                  |
 //! |-----------------|------------------------------------------------------------------------|
-//! | `schedule`      | `schedule.lua` (`ZADD dz due id`, `HSET dp id envelope` per message),  |
-//! |                 | then `HSET sched-index id "<topic>\n<p>" ...`                          |
+//! | `schedule`      | `schedule.lua`: `ZADD dz due id`, `HSET dp id envelope` per message    |
 //! | `due`           | `ZRANGEBYSCORE dz -inf until WITHSCORES LIMIT 0 n`                     |
-//! | `fire`          | `fire.lua`, then `unindex.lua` for the fired ids                       |
-//! | `cancel`        | `cancel.lua` (`ZREM dz id`, `HDEL dp id`), then `unindex.lua`          |
+//! | `fire`          | `fire.lua`                                                             |
+//! | `cancel`        | `cancel.lua` (`ZREM dz id`, `HDEL dp id`)                              |
 //! | `reschedule`    | `reschedule.lua`: `ZSCORE`, then `ZADD dz XX due id`                   |
 //! | `list`          | `list_scheduled.lua`: start rank by `ZCOUNT` and a binary search over  |
 //! |                 | the cursor's due time, `ZRANGE start stop WITHSCORES`, `HGET dp` each  |
 //! | `count`         | `ZCARD dz`, or `ZCOUNT dz -inf until`                                  |
-//! | `locate`        | `HGET sched-index id`, `ZSCORE dz id`; if stale `unindex.lua`, then    |
-//! |                 | `ZSCORE` again (and `HSET` back if it is there after all)              |
+//! | `find`          | `ZSCORE dz id` on every partition of the topic, pipelined              |
 //! | `delete_topic`  | the log's `delete_topic`: `UNLINK dz dp s m tx` per partition          |
 //!
 //! # Firing
@@ -69,16 +55,17 @@
 //! or not its message is still scheduled.
 
 use async_trait::async_trait;
-use fred::prelude::{ClientLike, HashesInterface, Value};
+use fred::prelude::{ClientLike, Value};
 use fred::types::{ClusterHash, CustomCommand};
+use futures_util::future::try_join_all;
 
 use super::envelope;
-use super::keys::{self, PartitionKeys};
+use super::keys::PartitionKeys;
 use super::log::count;
 use super::reply;
 use crate::{
     Appended, Fired, MessageLog, RedisMessageLog, RepoError, RepoResult, ScheduleCursor,
-    ScheduleStore, ScheduledEntry, ScheduledRecord,
+    ScheduleStore, ScheduledEntry, ScheduledRecord, TopicRef,
 };
 
 /// The largest page `list` asks the script for: rank arithmetic in Lua is on doubles, which
@@ -97,32 +84,17 @@ impl RedisMessageLog {
         args: Vec<Value>,
     ) -> RepoResult<Value> {
         let command = CustomCommand::new_static(command, ClusterHash::FirstKey, false);
-        self.run(op, self.pool.custom::<Value, Value>(command, args)).await
+        self.run(op, || self.pool.custom::<Value, Value>(command.clone(), args.clone())).await
     }
 
     /// The due time of a message in a partition's schedule, if it is scheduled there.
     async fn due_time(&self, keys: &PartitionKeys, message_id: &str) -> RepoResult<Option<i64>> {
         let args = vec![Value::from(keys.due.as_str()), Value::from(message_id)];
-        let reply = self.zcommand("locate", "ZSCORE", args).await?;
+        let reply = self.zcommand("find scheduled", "ZSCORE", args).await?;
         if reply.is_null() {
             return Ok(None);
         }
         score(&reply, "zscore reply").map(Some)
-    }
-
-    /// Removes index entries of `ids` that still name this partition. Best-effort: a failure
-    /// leaves stale entries, which `locate` removes, so it is logged rather than reported.
-    async fn unindex(&self, op: &'static str, topic: &str, partition: u32, ids: Vec<Value>) {
-        if ids.is_empty() {
-            return;
-        }
-        let mut args = vec![Value::from(keys::index_entry(topic, partition))];
-        args.extend(ids);
-        let index = keys::schedule_index(&self.prefix);
-        let result = self.run(op, self.scripts.unindex.run(&self.pool, vec![index], args)).await;
-        if let Err(error) = result {
-            tracing::warn!(%error, topic, partition, op, "schedule index not cleaned up");
-        }
     }
 }
 
@@ -130,7 +102,7 @@ impl RedisMessageLog {
 impl ScheduleStore for RedisMessageLog {
     async fn schedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
     ) -> RepoResult<()> {
@@ -138,25 +110,18 @@ impl ScheduleStore for RedisMessageLog {
             return Ok(());
         }
         let keys = self.keys(topic, partition);
-        let entry = keys::index_entry(topic, partition);
         let mut args = Vec::with_capacity(records.len() * 3);
-        let mut index = Vec::with_capacity(records.len());
         for ScheduledRecord { due_ms, record } in records {
-            index.push((record.message_id.clone(), entry.clone()));
             args.push(Value::from(record.message_id.clone()));
             args.push(Value::from(due_ms.to_string()));
             args.push(Value::Bytes(envelope::encode(record)?.into()));
         }
-        self.run("schedule", self.scripts.schedule.run(&self.pool, keys.schedule(), args)).await?;
-        // After the schedule, never before: an entry written first could be found stale by a
-        // concurrent `locate` and removed before the schedule exists (see the module docs).
-        let index_key = keys::schedule_index(&self.prefix);
-        self.run("schedule", self.pool.hset::<Value, _, _>(index_key, index)).await.map(drop)
+        self.script("schedule", &self.scripts.schedule, keys.schedule(), args).await.map(drop)
     }
 
     async fn due(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         until_ms: i64,
         limit: usize,
@@ -181,7 +146,7 @@ impl ScheduleStore for RedisMessageLog {
 
     async fn fire(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_ids: &[String],
     ) -> RepoResult<Vec<Fired>> {
@@ -190,40 +155,37 @@ impl ScheduleStore for RedisMessageLog {
         }
         let keys = self.keys(topic, partition);
         let args = message_ids.iter().map(|id| Value::from(id.as_str())).collect();
-        let reply = self.run("fire", self.scripts.fire.run(&self.pool, keys.fire(), args)).await?;
-        let fired = fired(reply)?;
-        let ids = fired.iter().map(|f| Value::from(f.message_id.as_str())).collect();
-        self.unindex("fire", topic, partition, ids).await;
-        Ok(fired)
+        fired(self.script("fire", &self.scripts.fire, keys.fire(), args).await?)
     }
 
-    async fn cancel(&self, topic: &str, partition: u32, message_id: &str) -> RepoResult<bool> {
+    async fn cancel(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        message_id: &str,
+    ) -> RepoResult<bool> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(message_id)];
-        let reply = self.run("cancel", self.scripts.cancel.run(&self.pool, keys.schedule(), args));
-        let cancelled = reply::uint(&reply.await?, "cancel reply")? > 0;
-        if cancelled {
-            self.unindex("cancel", topic, partition, vec![Value::from(message_id)]).await;
-        }
-        Ok(cancelled)
+        let reply = self.script("cancel", &self.scripts.cancel, keys.schedule(), args);
+        Ok(reply::uint(&reply.await?, "cancel reply")? > 0)
     }
 
     async fn reschedule(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         message_id: &str,
         due_ms: i64,
     ) -> RepoResult<bool> {
         let keys = self.keys(topic, partition);
         let args = vec![Value::from(message_id), Value::from(due_ms.to_string())];
-        let reply = self.scripts.reschedule.run(&self.pool, vec![keys.due], args);
-        Ok(reply::uint(&self.run("reschedule", reply).await?, "reschedule reply")? > 0)
+        let reply = self.script("reschedule", &self.scripts.reschedule, vec![keys.due], args);
+        Ok(reply::uint(&reply.await?, "reschedule reply")? > 0)
     }
 
     async fn list(
         &self,
-        topic: &str,
+        topic: TopicRef<'_>,
         partition: u32,
         after: Option<&ScheduleCursor>,
         limit: usize,
@@ -237,8 +199,9 @@ impl ScheduleStore for RedisMessageLog {
             args.push(Value::from(cursor.due_ms.to_string()));
             args.push(Value::from(cursor.message_id.as_str()));
         }
-        let reply = self.scripts.list_scheduled.run(&self.pool, keys.schedule(), args);
-        let items = reply::array(self.run("list scheduled", reply).await?, "list reply")?;
+        let reply =
+            self.script("list scheduled", &self.scripts.list_scheduled, keys.schedule(), args);
+        let items = reply::array(reply.await?, "list reply")?;
         if items.len() % 3 != 0 {
             return Err(shape("list reply", format!("{} items, not groups of 3", items.len())));
         }
@@ -259,7 +222,12 @@ impl ScheduleStore for RedisMessageLog {
             .collect()
     }
 
-    async fn count(&self, topic: &str, partition: u32, until_ms: Option<i64>) -> RepoResult<u64> {
+    async fn count(
+        &self,
+        topic: TopicRef<'_>,
+        partition: u32,
+        until_ms: Option<i64>,
+    ) -> RepoResult<u64> {
         let keys = self.keys(topic, partition);
         let reply = match until_ms {
             None => self.zcommand("count scheduled", "ZCARD", vec![Value::from(keys.due)]).await?,
@@ -275,38 +243,25 @@ impl ScheduleStore for RedisMessageLog {
         reply::uint(&reply, "count reply")
     }
 
-    async fn locate(&self, message_id: &str) -> RepoResult<Option<(String, u32)>> {
-        let index = keys::schedule_index(&self.prefix);
-        let entry: Option<String> =
-            self.run("locate", self.pool.hget(index.as_str(), message_id)).await?;
-        let Some(entry) = entry else {
-            return Ok(None);
-        };
-        let Some((topic, partition)) = keys::parse_index_entry(&entry) else {
-            // Only a stray write could put this here; it names nothing to look in, so it goes
-            // like any stale entry (the script compares the value, whatever it is).
-            tracing::warn!(message_id, "malformed schedule index entry removed");
-            let args = vec![Value::from(entry), Value::from(message_id)];
-            self.run("locate", self.scripts.unindex.run(&self.pool, vec![index], args)).await?;
-            return Ok(None);
-        };
-        let keys = self.keys(&topic, partition);
-        if self.due_time(&keys, message_id).await?.is_some() {
-            return Ok(Some((topic, partition)));
-        }
-        // Stale: fired, cancelled, replaced elsewhere or its topic deleted.
-        let args = vec![Value::from(entry.as_str()), Value::from(message_id)];
-        self.run("locate", self.scripts.unindex.run(&self.pool, vec![index.clone()], args)).await?;
-        // A `schedule` of this id into this partition may have written its entry between our
-        // check and the removal; it scheduled before indexing, so a second look sees it.
-        if self.due_time(&keys, message_id).await?.is_some() {
-            self.run("locate", self.pool.hset::<Value, _, _>(index, (message_id, entry))).await?;
-            return Ok(Some((topic, partition)));
-        }
-        Ok(None)
+    async fn find(
+        &self,
+        topic: TopicRef<'_>,
+        partitions: u32,
+        message_id: &str,
+    ) -> RepoResult<Option<(u32, i64)>> {
+        // Sent together; the client pipelines them (per node on a cluster).
+        let lookups = (0..partitions).map(|partition| {
+            let keys = self.keys(topic, partition);
+            async move {
+                Ok::<_, RepoError>(
+                    self.due_time(&keys, message_id).await?.map(|due| (partition, due)),
+                )
+            }
+        });
+        Ok(try_join_all(lookups).await?.into_iter().flatten().next())
     }
 
-    async fn delete_topic(&self, topic: &str, partitions: u32) -> RepoResult<()> {
+    async fn delete_topic(&self, topic: TopicRef<'_>, partitions: u32) -> RepoResult<()> {
         // The log's delete_topic removes each partition's schedule with its stream, as the
         // in-memory store does; one implementation keeps the two from drifting apart.
         MessageLog::delete_topic(self, topic, partitions).await
@@ -373,13 +328,13 @@ fn fired(reply: Value) -> RepoResult<Vec<Fired>> {
 /// (only a stray write could do that; firing drops such members) is listed without a key rather
 /// than failing every listing until it is due.
 fn scheduled_key(
-    topic: &str,
+    topic: TopicRef<'_>,
     partition: u32,
     message_id: &str,
     payload: &Value,
 ) -> RepoResult<Option<String>> {
     if payload.is_null() {
-        tracing::warn!(topic, partition, message_id, "scheduled message has no envelope");
+        tracing::warn!(%topic, partition, message_id, "scheduled message has no envelope");
         return Ok(None);
     }
     let bytes = payload

@@ -98,8 +98,6 @@ pub(super) struct Scripts {
     pub(super) reschedule: Script,
     /// `list_scheduled.lua`: a page of a schedule by (due time, id) after a cursor.
     pub(super) list_scheduled: Script,
-    /// `unindex.lua`: HDEL from the schedule index of entries that still hold a given value.
-    pub(super) unindex: Script,
     /// `commit_half.lua`: HGET and HDEL of a half message, appended as `append.lua` appends.
     pub(super) commit_half: Script,
     /// `stats_add.lua`: HINCRBY per bucket of one counter series, HDEL of buckets left behind
@@ -132,7 +130,6 @@ impl Scripts {
             cancel: Script::load(pool, lua!("cancel.lua")).await?,
             reschedule: Script::load(pool, lua!("reschedule.lua")).await?,
             list_scheduled: Script::load(pool, lua!("list_scheduled.lua")).await?,
-            unindex: Script::load(pool, lua!("unindex.lua")).await?,
             commit_half: Script::load(pool, lua!("commit_half.lua")).await?,
             stats_add: Script::load(pool, lua!("stats_add.lua")).await?,
             stats_sums: Script::load(pool, lua!("stats_sums.lua")).await?,

@@ -47,7 +47,7 @@ impl StatsStore for super::RedisMessageLog {
                 args.extend([Value::from(bucket), Value::from(count)]);
             }
             let key = keys::stats(&self.prefix, series);
-            self.run("add stats", self.scripts.stats_add.run(&self.pool, vec![key], args))
+            async move { self.script("add stats", &self.scripts.stats_add, vec![key], args).await }
         });
         try_join_all(adds).await.map(drop)
     }
@@ -60,8 +60,7 @@ impl StatsStore for super::RedisMessageLog {
         let sums = series.iter().map(|series| async move {
             let key = keys::stats(&self.prefix, series);
             let args = vec![Value::from(from_secs), Value::from(to_secs)];
-            let sum =
-                self.run("sum stats", self.scripts.stats_sums.run(&self.pool, vec![key], args));
+            let sum = self.script("sum stats", &self.scripts.stats_sums, vec![key], args);
             reply::uint(&sum.await?, "stats sum")
         });
         try_join_all(sums).await
@@ -77,7 +76,7 @@ impl StatsStore for super::RedisMessageLog {
             let fields = fields.clone();
             async move {
                 let counts: Vec<Option<i64>> =
-                    self.run("read stats", self.pool.hmget(key, fields)).await?;
+                    self.run("read stats", || self.pool.hmget(&key, fields.clone())).await?;
                 Ok(counts
                     .into_iter()
                     .map(|count| count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0))
