@@ -100,6 +100,40 @@ echo "secantusd-py: $MQTEST_SECANTUSD"
 echo "shared servers: MQTEST_REDIS_URL=${MQTEST_REDIS_URL:-(unset)}" \
     "MQTEST_MONGO_URI=${MQTEST_MONGO_URI:-(unset)}; docker: ${MQTEST_NO_DOCKER:+not }probed"
 
+# One Redis Cluster (3 masters, a replica each) for the whole run, shared by every test that
+# runs against a cluster (each with its own key prefix); tests that take a cluster apart spawn
+# their own. Started by mq-testkit's mq-test-cluster, killed when this script exits.
+start_shared_cluster() {
+    if [ -n "${MQTEST_REDIS_CLUSTER_URL:-}" ]; then
+        return
+    fi
+    step "starting a shared Redis Cluster (mq-test-cluster)"
+    cargo build --quiet -p mq-testkit --bin mq-test-cluster
+    local url_file
+    url_file="$(mktemp)"
+    "$root/target/debug/mq-test-cluster" >"$url_file" &
+    cluster_pid=$!
+    trap 'kill "$cluster_pid" 2>/dev/null; wait "$cluster_pid" 2>/dev/null' EXIT
+    for _ in $(seq 1 600); do
+        if [ -s "$url_file" ]; then
+            break
+        fi
+        if ! kill -0 "$cluster_pid" 2>/dev/null; then
+            echo "error: mq-test-cluster exited before the cluster was up" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    MQTEST_REDIS_CLUSTER_URL="$(head -n 1 "$url_file")"
+    rm -f "$url_file"
+    if [ -z "$MQTEST_REDIS_CLUSTER_URL" ]; then
+        echo "error: mq-test-cluster printed no URL within 60 s" >&2
+        return 1
+    fi
+    export MQTEST_REDIS_CLUSTER_URL
+    echo "shared cluster: $MQTEST_REDIS_CLUSTER_URL"
+}
+
 failed=()
 run() {
     step "$*"
@@ -119,6 +153,7 @@ for arg in "$@"; do
         -p | -p* | --package | --package=*) scope=() ;;
     esac
 done
+run start_shared_cluster
 if cargo nextest --version >/dev/null 2>&1; then
     run cargo nextest run "${scope[@]}" --no-fail-fast "$@"
 else

@@ -10,7 +10,7 @@ use mq_repo::{
     HalfMessageStore, LogProvider, MemoryMessageLog, MemoryMetadata, MessageLog, MessageStores,
     MetadataProvider, MetadataStores, MongoMetadata, RedisMessageLog, ScheduleStore,
 };
-use mq_testkit::{MongoServer, RedisServer};
+use mq_testkit::{MongoServer, RedisCluster, RedisServer};
 
 /// A message log, its schedule and its half messages under test (one store), and the server
 /// behind them if any.
@@ -24,11 +24,20 @@ pub struct LogUnderTest {
     pub half: Arc<dyn HalfMessageStore>,
     /// The time-bucketed counters, served by the same store as the log.
     pub stats: Arc<dyn mq_repo::StatsStore>,
-    _server: Option<RedisServer>,
+    _server: Option<RedisBacking>,
+}
+
+/// What keeps a Redis log's server alive: one server or a cluster.
+#[derive(Debug)]
+pub enum RedisBacking {
+    /// One `redis-server`.
+    Server(RedisServer),
+    /// A Redis Cluster.
+    Cluster(RedisCluster),
 }
 
 impl LogUnderTest {
-    fn new(stores: MessageStores, server: Option<RedisServer>) -> Self {
+    fn new(stores: MessageStores, server: Option<RedisBacking>) -> Self {
         Self {
             log: stores.log,
             schedule: stores.schedule,
@@ -59,7 +68,18 @@ pub async fn memory_log() -> LogUnderTest {
 pub async fn redis_log() -> LogUnderTest {
     let server = RedisServer::start().await.expect("a Redis server for the test");
     let log = RedisMessageLog::connect(&server.config()).await.expect("connect to the test Redis");
-    LogUnderTest::new(MessageStores::from_shared(Arc::new(log)), Some(server))
+    LogUnderTest::new(MessageStores::from_shared(Arc::new(log)), Some(RedisBacking::Server(server)))
+}
+
+/// The Redis message log on a Redis Cluster (`MQTEST_REDIS_CLUSTER_URL`, shared, or one of
+/// its own; see `mq-testkit`).
+pub async fn cluster_log() -> LogUnderTest {
+    let cluster = RedisCluster::start().await.expect("a Redis Cluster for the test");
+    let log = RedisMessageLog::connect(&cluster.config()).await.expect("connect to the cluster");
+    LogUnderTest::new(
+        MessageStores::from_shared(Arc::new(log)),
+        Some(RedisBacking::Cluster(cluster)),
+    )
 }
 
 /// Metadata repositories under test, and the server behind them if any.
@@ -91,7 +111,7 @@ pub struct BrokerUnderTest {
     pub config: Option<BrokerConfig>,
     /// The in-memory stores behind it (memory only), for a second instance over the same data.
     stores: Option<(mq_repo::MessageStores, MetadataStores)>,
-    _servers: Option<(RedisServer, MongoServer)>,
+    _servers: Option<(RedisBacking, MongoServer)>,
 }
 
 /// Retention off for tests unless a test runs it itself; transactions checked back quickly
@@ -187,10 +207,23 @@ impl BrokerUnderTest {
 /// A broker opened from config over a real Redis and a real MongoDB-wire server.
 pub async fn real_broker() -> BrokerUnderTest {
     let redis = RedisServer::start().await.expect("a Redis server for the test");
+    let config = redis.config();
+    broker_on(RedisBacking::Server(redis), config).await
+}
+
+/// A broker opened from config over a Redis Cluster (see [`cluster_log`]) and a real
+/// MongoDB-wire server.
+pub async fn cluster_broker() -> BrokerUnderTest {
+    let cluster = RedisCluster::start().await.expect("a Redis Cluster for the test");
+    let config = cluster.config();
+    broker_on(RedisBacking::Cluster(cluster), config).await
+}
+
+async fn broker_on(redis: RedisBacking, redis_config: mq_repo::RedisConfig) -> BrokerUnderTest {
     let mongo = MongoServer::start().await.expect("a MongoDB-wire server for the test");
     let mut message_queue = test_queue_config();
     message_queue.provider = LogProvider::RedisStreams;
-    message_queue.redis = redis.config();
+    message_queue.redis = redis_config;
     let config = BrokerConfig {
         message_queue,
         metadata: mq_broker::MetadataConfig { provider: MetadataProvider::Mongodb },

@@ -74,22 +74,31 @@ async fn raw_values(b: &Broker, topic: &str) -> Vec<Vec<u8>> {
 }
 
 /// Everything stored under the test's Redis key prefix (streams, hashes, sorted sets), read
-/// with `redis-cli`; `None` for the in-memory backend.
+/// with `redis-cli` (on a cluster, listed on every node and read following redirects); `None`
+/// for the in-memory backend.
 fn redis_contents(t: &BrokerUnderTest) -> Option<Vec<u8>> {
     let redis = &t.config.as_ref()?.message_queue.redis;
-    let connection: Vec<String> = match &redis.url {
-        Some(url) => vec!["-u".into(), url.clone()],
-        None => vec![
+    let nodes: Vec<Vec<String>> = match (&redis.url, &redis.cluster) {
+        (Some(url), _) => vec![vec!["-u".into(), url.clone()]],
+        (None, Some(cluster)) => cluster
+            .nodes
+            .iter()
+            .map(|node| {
+                let (host, port) = node.rsplit_once(':').unwrap();
+                vec!["-c".into(), "-h".into(), host.into(), "-p".into(), port.into()]
+            })
+            .collect(),
+        (None, None) => vec![vec![
             "-h".into(),
             redis.host.clone(),
             "-p".into(),
             redis.port.to_string(),
             "-n".into(),
             redis.db.to_string(),
-        ],
+        ]],
     };
-    let cli = |args: &[&str]| {
-        let out = Command::new("redis-cli").args(&connection).args(args).output().unwrap();
+    let cli = |node: &[String], args: &[&str]| {
+        let out = Command::new("redis-cli").args(node).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "redis-cli {args:?}: {}",
@@ -98,17 +107,22 @@ fn redis_contents(t: &BrokerUnderTest) -> Option<Vec<u8>> {
         out.stdout
     };
     let pattern = format!("{}:*", redis.key_prefix);
-    let listed = cli(&["--scan", "--pattern", &pattern]);
+    let mut keys = std::collections::BTreeSet::new();
+    for node in &nodes {
+        let listed = String::from_utf8(cli(node, &["--scan", "--pattern", &pattern])).unwrap();
+        keys.extend(listed.lines().filter(|k| !k.is_empty()).map(str::to_owned));
+    }
+    let reader = &nodes[0];
     let mut all = Vec::new();
-    for key in String::from_utf8(listed).unwrap().lines().filter(|k| !k.is_empty()) {
-        let kind = String::from_utf8(cli(&["TYPE", key])).unwrap();
+    for key in &keys {
+        let kind = String::from_utf8(cli(reader, &["TYPE", key])).unwrap();
         let content = match kind.trim() {
-            "stream" => cli(&["XRANGE", key, "-", "+"]),
-            "hash" => cli(&["HGETALL", key]),
-            "zset" => cli(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
-            "string" => cli(&["GET", key]),
-            "list" => cli(&["LRANGE", key, "0", "-1"]),
-            "set" => cli(&["SMEMBERS", key]),
+            "stream" => cli(reader, &["XRANGE", key, "-", "+"]),
+            "hash" => cli(reader, &["HGETALL", key]),
+            "zset" => cli(reader, &["ZRANGE", key, "0", "-1", "WITHSCORES"]),
+            "string" => cli(reader, &["GET", key]),
+            "list" => cli(reader, &["LRANGE", key, "0", "-1"]),
+            "set" => cli(reader, &["SMEMBERS", key]),
             other => panic!("key {key} of unexpected type {other:?}"),
         };
         all.extend_from_slice(key.as_bytes());

@@ -1,5 +1,6 @@
 //! The broker as a library: every scenario runs against the in-memory stores and against a
-//! broker opened from config on real Redis + MongoDB-wire servers.
+//! broker opened from config on real Redis (one server, and a Redis Cluster) + MongoDB-wire
+//! servers.
 // Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
@@ -9,23 +10,20 @@ mod retries;
 mod scenarios;
 mod transactions;
 
-/// Runs each scenario against both backends.
+/// Runs each scenario against every backend: memory, one Redis server + MongoDB, and a Redis
+/// Cluster + MongoDB.
 macro_rules! broker_scenarios {
     ($module:ident: $($test:ident),* $(,)?) => {
-        mod memory {
+        broker_scenarios!(@backend memory, memory_broker, $module, $($test),*);
+        broker_scenarios!(@backend redis_mongo, real_broker, $module, $($test),*);
+        broker_scenarios!(@backend cluster_mongo, cluster_broker, $module, $($test),*);
+    };
+    (@backend $backend:ident, $open:ident, $module:ident, $($test:ident),*) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let under_test = mq_tests::memory_broker().await;
-                    crate::$module::$test(&under_test).await;
-                }
-            )*
-        }
-        mod redis_mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::real_broker().await;
+                    let under_test = mq_tests::$open().await;
                     crate::$module::$test(&under_test).await;
                 }
             )*

@@ -14,98 +14,23 @@ mod security_suite;
 mod stats_suite;
 mod txn_suite;
 
-/// Runs the message-log suite against memory and Redis.
-macro_rules! log_conformance {
-    ($($test:ident),* $(,)?) => {
-        mod memory_log {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::memory_log().await;
-                    crate::log_suite::$test(under_test.log.clone()).await;
-                }
-            )*
-        }
-        mod redis_log {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::redis_log().await;
-                    crate::log_suite::$test(under_test.log.clone()).await;
-                }
-            )*
+/// Runs a message-store suite against memory, one Redis server and a Redis Cluster:
+/// `message_store_conformance!(module_name, suite, |under_test| what_the_suite_takes, tests)`.
+macro_rules! message_store_conformance {
+    ($name:ident, $suite:ident, |$u:ident| $take:expr, $($test:ident),* $(,)?) => {
+        mod $name {
+            message_store_conformance!(@backend memory, memory_log, $suite, |$u| $take, $($test),*);
+            message_store_conformance!(@backend redis, redis_log, $suite, |$u| $take, $($test),*);
+            message_store_conformance!(@backend cluster, cluster_log, $suite, |$u| $take, $($test),*);
         }
     };
-}
-
-/// Runs the schedule suite against memory and Redis; each test gets the log too, which firing
-/// appends to.
-macro_rules! schedule_conformance {
-    ($($test:ident),* $(,)?) => {
-        mod memory_schedule {
+    (@backend $backend:ident, $open:ident, $suite:ident, |$u:ident| $take:expr, $($test:ident),*) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let under_test = mq_tests::memory_log().await;
-                    crate::schedule_suite::$test(under_test.stores()).await;
-                }
-            )*
-        }
-        mod redis_schedule {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::redis_log().await;
-                    crate::schedule_suite::$test(under_test.stores()).await;
-                }
-            )*
-        }
-    };
-}
-
-/// Runs the half-message suite against memory and Redis; each test gets the log too, which
-/// committing appends to.
-macro_rules! half_conformance {
-    ($($test:ident),* $(,)?) => {
-        mod memory_half {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::memory_log().await;
-                    crate::half_suite::$test(under_test.stores()).await;
-                }
-            )*
-        }
-        mod redis_half {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::redis_log().await;
-                    crate::half_suite::$test(under_test.stores()).await;
-                }
-            )*
-        }
-    };
-}
-
-/// Runs the counters suite against memory and Redis.
-macro_rules! stats_conformance {
-    ($($test:ident),* $(,)?) => {
-        mod memory_stats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::memory_log().await;
-                    crate::stats_suite::$test(under_test.stats.clone()).await;
-                }
-            )*
-        }
-        mod redis_stats {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let under_test = mq_tests::redis_log().await;
-                    crate::stats_suite::$test(under_test.stats.clone()).await;
+                    let $u = mq_tests::$open().await;
+                    crate::$suite::$test($take).await;
                 }
             )*
         }
@@ -160,7 +85,10 @@ macro_rules! txn_conformance {
     };
 }
 
-log_conformance!(
+message_store_conformance!(
+    log,
+    log_suite,
+    |u| u.log.clone(),
     offsets_are_contiguous_under_concurrent_appenders,
     batch_append_round_trips_every_field,
     partitions_are_independent,
@@ -187,7 +115,10 @@ log_conformance!(
     delete_group_and_delete_topic,
 );
 
-schedule_conformance!(
+message_store_conformance!(
+    schedule,
+    schedule_suite,
+    |u| u.stores(),
     due_lists_by_time_with_limit_and_order,
     fire_appends_only_due_messages_after_normal_appends,
     concurrent_firers_append_each_message_exactly_once,
@@ -201,7 +132,10 @@ schedule_conformance!(
     scheduling_an_id_again_replaces_it,
 );
 
-half_conformance!(
+message_store_conformance!(
+    half,
+    half_suite,
+    |u| u.stores(),
     prepared_message_is_invisible_until_committed,
     commit_appends_once_with_the_next_offset_and_every_field,
     concurrent_commits_of_one_message_append_it_once,
@@ -316,7 +250,10 @@ security_conformance!(
     audit_delete_before_removes_only_older_records,
 );
 
-stats_conformance!(
+message_store_conformance!(
+    stats,
+    stats_suite,
+    |u| u.stats.clone(),
     added_counts_come_back_as_sums,
     increments_to_one_bucket_add_up,
     range_bounds_are_inclusive,

@@ -35,9 +35,23 @@ mod transactions;
 use server::{Backend, TestServer};
 
 /// Runs each `module::test` against a fresh server on every backend (`both`), or on the
-/// durable Redis + MongoDB backend alone (`durable`).
+/// durable Redis + MongoDB backend alone (`durable`); the `cluster` ones also on a Redis
+/// Cluster + MongoDB (each `cluster` test must be in one of the other lists too).
 macro_rules! e2e {
-    (both: [$($m:ident::$t:ident),* $(,)?], durable: [$($dm:ident::$dt:ident),* $(,)?] $(,)?) => {
+    (
+        both: [$($m:ident::$t:ident),* $(,)?],
+        durable: [$($dm:ident::$dt:ident),* $(,)?],
+        cluster: [$($cm:ident::$ct:ident),* $(,)?] $(,)?
+    ) => {
+        mod cluster_mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $ct() {
+                    let server = crate::TestServer::start(crate::Backend::ClusterMongo).await;
+                    crate::$cm::$ct(server).await;
+                }
+            )*
+        }
         mod memory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -125,5 +139,23 @@ e2e!(
         delay::two_servers_deliver_each_delayed_message_once,
         transactions::a_killed_server_resolves_its_half_message_by_checkback,
         transactions::two_servers_commit_a_half_message_once,
+    ],
+    cluster: [
+        flow::readme_flow_works_as_written,
+        publish::batch_publish_is_in_request_order_and_all_or_nothing,
+        publish::same_key_same_partition_and_keyless_round_robin,
+        delivery::shared_mode_spreads_load_and_delivers_each_message_once,
+        delivery::ordered_mode_keeps_per_key_order_across_a_rebalance,
+        redelivery::unacked_message_comes_back_after_ack_timeout_and_nack_is_immediate,
+        delay::delayed_message_is_invisible_until_due_then_delivered,
+        delay::cancelled_message_is_never_delivered,
+        delay::rescheduled_messages_move_later_or_earlier,
+        delay::two_servers_deliver_each_delayed_message_once,
+        dead_letters::a_failing_consumer_dead_letters_and_a_retry_redelivers_once,
+        stream::stream_delivers_a_burst_exactly_once_to_a_client_that_acks,
+        transactions::commit_shows_one_message_and_rollback_none,
+        transactions::two_servers_commit_a_half_message_once,
+        monitoring::monitoring_and_metrics_show_known_traffic,
+        redelivery::restart_loses_no_acked_or_unacked_message,
     ],
 );

@@ -11,7 +11,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use mq_testkit::{MongoServer, RedisServer};
+use mq_testkit::{MongoServer, RedisCluster, RedisServer};
+use mq_tests::RedisBacking;
 use tempfile::TempDir;
 
 use crate::client::Api;
@@ -52,6 +53,8 @@ pub enum Backend {
     /// `message_queue.provider: redis_streams` and `metadata.provider: mongodb`, on fixtures
     /// of this test's own.
     RedisMongo,
+    /// As `RedisMongo`, with the messages on a Redis Cluster (`redis-cluster://` URL).
+    ClusterMongo,
 }
 
 impl fmt::Display for Backend {
@@ -59,6 +62,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Backend::Memory => "memory",
             Backend::RedisMongo => "redis+mongodb",
+            Backend::ClusterMongo => "redis-cluster+mongodb",
         })
     }
 }
@@ -106,7 +110,7 @@ pub struct TestServer {
     stores: Option<SharedStores>,
     // Dropped after the child is killed (see `Drop`), so neither the stores nor the log
     // files vanish under a running server; only held, never read.
-    _redis: Option<RedisServer>,
+    _redis: Option<RedisBacking>,
     _mongo: Option<MongoServer>,
     dir: TempDir,
 }
@@ -127,25 +131,40 @@ impl TestServer {
     /// starts the server, returning once `GET /readyz` answers 200. Panics with the server's
     /// log when it does not.
     pub async fn start(backend: Backend) -> TestServer {
-        let (redis, mongo) = match backend {
-            Backend::Memory => (None, None),
-            Backend::RedisMongo => {
-                let redis = RedisServer::start()
+        let redis = match backend {
+            Backend::Memory => None,
+            Backend::RedisMongo => Some(RedisBacking::Server(
+                RedisServer::start()
                     .await
-                    .unwrap_or_else(|e| panic!("a Redis for the e2e test: {e:#}"));
-                let mongo = MongoServer::start()
+                    .unwrap_or_else(|e| panic!("a Redis for the e2e test: {e:#}")),
+            )),
+            Backend::ClusterMongo => Some(RedisBacking::Cluster(
+                RedisCluster::start()
                     .await
-                    .unwrap_or_else(|e| panic!("a MongoDB-wire server for the e2e test: {e:#}"));
-                (Some(redis), Some(mongo))
-            }
+                    .unwrap_or_else(|e| panic!("a Redis Cluster for the e2e test: {e:#}")),
+            )),
+        };
+        let mongo = match backend {
+            Backend::Memory => None,
+            Backend::RedisMongo | Backend::ClusterMongo => Some(
+                MongoServer::start()
+                    .await
+                    .unwrap_or_else(|e| panic!("a MongoDB-wire server for the e2e test: {e:#}")),
+            ),
         };
         let stores = match (&redis, &mongo) {
-            (Some(redis), Some(mongo)) => Some(SharedStores {
-                redis_url: redis.url().to_owned(),
-                key_prefix: redis.key_prefix().to_owned(),
-                mongo_uri: mongo.uri().to_owned(),
-                database: mongo.database().to_owned(),
-            }),
+            (Some(redis), Some(mongo)) => {
+                let (redis_url, key_prefix) = match redis {
+                    RedisBacking::Server(r) => (r.url().to_owned(), r.key_prefix().to_owned()),
+                    RedisBacking::Cluster(c) => (c.url(), c.key_prefix().to_owned()),
+                };
+                Some(SharedStores {
+                    redis_url,
+                    key_prefix,
+                    mongo_uri: mongo.uri().to_owned(),
+                    database: mongo.database().to_owned(),
+                })
+            }
             _ => None,
         };
         TestServer::launch(backend, stores, redis, mongo, StartOptions::default()).await
@@ -182,9 +201,9 @@ impl TestServer {
     /// `other` (another port, config file and logs), as two instances of one deployment.
     /// `other` owns the fixtures: keep it alive for as long as this one runs.
     pub async fn start_sharing(other: &TestServer) -> TestServer {
-        assert_eq!(
+        assert_ne!(
             other.backend,
-            Backend::RedisMongo,
+            Backend::Memory,
             "start_sharing: only servers on Redis + MongoDB can share their stores"
         );
         TestServer::launch(other.backend, other.stores.clone(), None, None, StartOptions::default())
@@ -194,7 +213,7 @@ impl TestServer {
     async fn launch(
         backend: Backend,
         stores: Option<SharedStores>,
-        redis: Option<RedisServer>,
+        redis: Option<RedisBacking>,
         mongo: Option<MongoServer>,
         options: StartOptions,
     ) -> TestServer {
@@ -218,7 +237,7 @@ impl TestServer {
     fn launch_unstarted(
         backend: Backend,
         stores: Option<SharedStores>,
-        redis: Option<RedisServer>,
+        redis: Option<RedisBacking>,
         mongo: Option<MongoServer>,
         options: StartOptions,
     ) -> TestServer {

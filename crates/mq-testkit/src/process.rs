@@ -154,6 +154,11 @@ impl ChildServer {
         self.port
     }
 
+    /// Whether it has not been stopped.
+    pub(crate) fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// Kills the server (SIGKILL: tests want it gone, not flushed) and reaps it. Idempotent.
     pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -68,6 +68,92 @@ async fn read_bulk<R: AsyncBufRead + Unpin>(reader: &mut R) -> anyhow::Result<St
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
+/// A RESP reply, as far as the fixtures read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resp {
+    /// `+text` or `$n` bulk text (`None` for a null bulk).
+    Text(Option<String>),
+    /// `:n`.
+    Int(i64),
+    /// `*n` (`None` for a null array).
+    Array(Option<Vec<Resp>>),
+    /// `-message`.
+    Error(String),
+}
+
+impl Resp {
+    /// The text of a simple or bulk string.
+    pub(crate) fn text(&self) -> anyhow::Result<&str> {
+        match self {
+            Resp::Text(Some(text)) => Ok(text),
+            other => bail!("expected text, got {other:?}"),
+        }
+    }
+
+    /// The items of an array.
+    pub(crate) fn items(&self) -> anyhow::Result<&[Resp]> {
+        match self {
+            Resp::Array(Some(items)) => Ok(items),
+            other => bail!("expected an array, got {other:?}"),
+        }
+    }
+
+    /// The value of an integer.
+    pub(crate) fn int(&self) -> anyhow::Result<i64> {
+        match self {
+            Resp::Int(n) => Ok(*n),
+            other => bail!("expected an integer, got {other:?}"),
+        }
+    }
+}
+
+/// Sends one command to the Redis server on `addr` on a fresh connection and reads its reply
+/// (an error reply is `Ok(Resp::Error)`). For fixtures that manage servers, not for mq.
+pub(crate) async fn redis_command(addr: SocketAddr, args: &[&str]) -> anyhow::Result<Resp> {
+    let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    let mut stream = BufReader::new(stream);
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.get_mut().write_all(request.as_bytes()).await?;
+    read_resp(&mut stream).await
+}
+
+fn read_resp<'a, R: AsyncBufRead + Unpin + Send>(
+    reader: &'a mut R,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Resp>> + Send + 'a>> {
+    Box::pin(async move {
+        let line = read_line(reader).await?;
+        let (kind, rest) = line.split_at(line.len().min(1));
+        Ok(match kind {
+            "+" => Resp::Text(Some(rest.to_owned())),
+            "-" => Resp::Error(rest.to_owned()),
+            ":" => Resp::Int(rest.parse().with_context(|| format!("bad integer {line:?}"))?),
+            "$" if rest == "-1" => Resp::Text(None),
+            "$" => {
+                let len: usize = rest.parse().with_context(|| format!("bad length {line:?}"))?;
+                ensure!(len <= MAX_REPLY, "bulk string of {len} bytes");
+                let mut body = vec![0_u8; len + 2];
+                reader.read_exact(&mut body).await?;
+                body.truncate(len);
+                Resp::Text(Some(String::from_utf8_lossy(&body).into_owned()))
+            }
+            "*" if rest == "-1" => Resp::Array(None),
+            "*" => {
+                let n: usize = rest.parse().with_context(|| format!("bad count {line:?}"))?;
+                ensure!(n <= MAX_REPLY, "array of {n} items");
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(read_resp(reader).await?);
+                }
+                Resp::Array(Some(items))
+            }
+            _ => bail!("unexpected reply line {line:?}"),
+        })
+    })
+}
+
 /// Whether the server on `addr` answers a MongoDB `hello` command with `ok: 1`; the answer
 /// says whether it accepts writes (`isWritablePrimary`), which a replica set member only does
 /// once it has been elected.
@@ -198,6 +284,18 @@ mod tests {
         assert!(bool_field(&field(1), b"isWritablePrimary"));
         assert!(!bool_field(&field(0), b"isWritablePrimary"));
         assert!(!bool_field(b"\x08isWritable", b"isWritablePrimary"));
+    }
+
+    #[tokio::test]
+    async fn resp_replies_of_every_kind() {
+        let mut input: &[u8] = b"*4\r\n+OK\r\n:-3\r\n$-1\r\n*1\r\n$2\r\nab\r\n-ERR no\r\n";
+        let reply = read_resp(&mut input).await.unwrap();
+        let items = reply.items().unwrap();
+        assert_eq!(items[0].text().unwrap(), "OK");
+        assert_eq!(items[1].int().unwrap(), -3);
+        assert_eq!(items[2], Resp::Text(None));
+        assert_eq!(items[3].items().unwrap()[0].text().unwrap(), "ab");
+        assert_eq!(read_resp(&mut input).await.unwrap(), Resp::Error("ERR no".into()));
     }
 
     #[tokio::test]

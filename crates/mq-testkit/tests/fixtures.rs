@@ -79,3 +79,30 @@ async fn owned_fixtures_spawn_their_own_servers() {
     let b = RedisServer::start_owned().await.unwrap();
     assert_ne!((a.host(), a.port()), (b.host(), b.port()));
 }
+
+#[tokio::test]
+async fn cluster_fixture_serves_every_slot_on_three_masters() {
+    let cluster = mq_testkit::RedisCluster::start().await.unwrap();
+    let masters = cluster.masters().await.unwrap();
+    assert_eq!(masters.len(), 3, "{masters:?}");
+    let covered: u32 =
+        masters.iter().flat_map(|m| m.slots.iter().map(|(a, b)| u32::from(b - a) + 1)).sum();
+    assert_eq!(covered, 16384);
+    let config = cluster.config();
+    config.validate().unwrap();
+    assert_eq!(config.topology(), mq_repo::RedisTopology::Cluster);
+    assert!(cluster.url().starts_with("redis-cluster://"), "{}", cluster.url());
+    assert_eq!(cluster.master_of(0).await.unwrap().slots[0].0, 0);
+}
+
+#[tokio::test]
+async fn sentinel_fixture_promotes_the_replica_when_the_master_dies() {
+    let mut sentinel = mq_testkit::RedisSentinel::start_owned().await.unwrap();
+    let config = sentinel.config();
+    config.validate().unwrap();
+    assert_eq!(config.topology(), mq_repo::RedisTopology::Sentinel);
+    let replica = sentinel.replica_addr();
+    redis_ping(&replica.ip().to_string(), replica.port()).await.unwrap();
+    sentinel.kill_master();
+    sentinel.wait_promoted(Duration::from_secs(30)).await.unwrap();
+}
