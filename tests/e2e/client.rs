@@ -122,6 +122,21 @@ impl Api {
         self.call(Method::POST, path, Some(body_bytes(body))).await
     }
 
+    /// `POST /api/v1/mq{path}` with a JSON body: status and the checked envelope, or why the
+    /// request failed (connection, timeout), for tests where failures are data.
+    pub async fn try_post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let url = format!("{}{API_PREFIX}{path}", self.base);
+        let mut request = self.http.post(&url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let request = request.header("content-type", "application/json").body(body_bytes(body));
+        let response = request.send().await.map_err(|e| format!("POST {url}: {e}"))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| format!("POST {url}: body: {e}"))?;
+        Ok((status, envelope(&Method::POST, path, status, &bytes)))
+    }
+
     /// `PUT /api/v1/mq{path}` with a JSON body: status and the checked envelope.
     pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
         self.call(Method::PUT, path, Some(body_bytes(body))).await

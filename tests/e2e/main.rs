@@ -16,6 +16,7 @@ mod dead_letters;
 mod delay;
 mod delivery;
 mod errors;
+mod faults;
 mod flow;
 mod lists;
 mod long_poll;

@@ -87,6 +87,9 @@ pub struct StartOptions {
     pub https: Option<reqwest::Client>,
     /// Top-level YAML sections added at the end (`auth:`, `security:`).
     pub top_yaml: String,
+    /// YAML added to the `message_queue.redis:` section of a server on Redis, every line
+    /// indented by four spaces, such as `"    min_replica_acks: 1\n"`.
+    pub redis_yaml: String,
 }
 
 /// A running `mq-server` and, for [`Backend::RedisMongo`], the Redis and MongoDB it uses.
@@ -168,6 +171,26 @@ impl TestServer {
             _ => None,
         };
         TestServer::launch(backend, stores, redis, mongo, StartOptions::default()).await
+    }
+
+    /// A server on MongoDB (a fixture of its own) and on Redis at `redis_url` (any shape: a
+    /// `redis-cluster://` or `redis-sentinel://` URL too) under `key_prefix`, which the test
+    /// owns and may take apart, started with `options`.
+    pub async fn start_on_redis(
+        redis_url: String,
+        key_prefix: String,
+        options: StartOptions,
+    ) -> TestServer {
+        let mongo = MongoServer::start()
+            .await
+            .unwrap_or_else(|e| panic!("a MongoDB-wire server for the e2e test: {e:#}"));
+        let stores = SharedStores {
+            redis_url,
+            key_prefix,
+            mongo_uri: mongo.uri().to_owned(),
+            database: mongo.database().to_owned(),
+        };
+        TestServer::launch(Backend::ClusterMongo, Some(stores), None, Some(mongo), options).await
     }
 
     /// A server on the in-memory stores, started with `options`. For an https server,
@@ -379,10 +402,11 @@ impl TestServer {
         match &self.stores {
             Some(stores) => yaml.push_str(&format!(
                 "message_queue:\n  provider: redis_streams\n  auto_create_topics: false\n  \
-                 redis:\n    url: {url}\n    key_prefix: {prefix}\n{delay}\
+                 redis:\n    url: {url}\n    key_prefix: {prefix}\n{redis_extra}{delay}\
                  metadata:\n  provider: mongodb\n\
                  mongodb:\n  uri: {uri}\n  database: {database}\n",
                 url = quoted(&stores.redis_url),
+                redis_extra = self.options.redis_yaml,
                 prefix = quoted(&stores.key_prefix),
                 uri = quoted(&stores.mongo_uri),
                 database = quoted(&stores.database),

@@ -190,6 +190,15 @@ impl RedisCluster {
             let info = info.text()?;
             ensure!(info.contains("cluster_state:ok"), "{addr}: {info}");
             ensure!(info.contains("cluster_slots_ok:16384"), "{addr}: {info}");
+            // A replica that is not in sync could not take over from its master.
+            let replication = wire::redis_command(addr, &["INFO", "replication"]).await?;
+            let replication = replication.text()?;
+            if replication.contains("role:slave") {
+                ensure!(
+                    replication.contains("master_link_status:up"),
+                    "{addr} is a replica out of sync: {replication}"
+                );
+            }
             let mut masters = masters_seen_by(addr).await?;
             masters.sort_by_key(|m| m.addr);
             views.push((addr, masters));
@@ -199,6 +208,52 @@ impl RedisCluster {
             ensure!(view == first, "{addr} disagrees on the slot map: {view:?} vs {first:?}");
         }
         Ok(())
+    }
+
+    /// Waits until the master at `victim` (killed) no longer serves any slot: a replica was
+    /// promoted in its place and the cluster is healthy again. Returns when that was seen.
+    pub async fn wait_failed_over(
+        &self,
+        victim: SocketAddr,
+        within: Duration,
+    ) -> anyhow::Result<Instant> {
+        let started = Instant::now();
+        loop {
+            let masters = self.masters().await;
+            let replaced = masters
+                .as_ref()
+                .is_ok_and(|m| m.iter().all(|m| m.addr != victim || m.slots.is_empty()));
+            let health = self.health().await;
+            if replaced && health.is_ok() {
+                return Ok(Instant::now());
+            }
+            ensure!(
+                started.elapsed() < within,
+                "{victim} was not failed over within {within:?}: masters {masters:?}, health \
+                 {health:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The keys matching `pattern` stored on the node at `addr` (`SCAN … MATCH`).
+    pub async fn keys_on(&self, addr: SocketAddr, pattern: &str) -> anyhow::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut cursor = "0".to_owned();
+        loop {
+            let reply =
+                wire::redis_command(addr, &["SCAN", &cursor, "MATCH", pattern, "COUNT", "1000"])
+                    .await?;
+            let items = reply.items()?;
+            ensure!(items.len() == 2, "SCAN answered {reply:?}");
+            cursor = items[0].text()?.to_owned();
+            for key in items[1].items()? {
+                keys.push(key.text()?.to_owned());
+            }
+            if cursor == "0" {
+                return Ok(keys);
+            }
+        }
     }
 
     /// Kills the node at `addr` (SIGKILL), as a crashed host would go. Panics on a shared
@@ -228,6 +283,8 @@ impl RedisCluster {
             let id = reply.text()?.to_owned();
             let masters = self.masters().await.unwrap_or_default();
             if masters.iter().any(|m| m.id == id) {
+                // Every node must know it before slots can move to it.
+                self.wait_healthy(HEALTHY_WITHIN).await?;
                 return Ok((addr, id));
             }
             ensure!(started.elapsed() < HEALTHY_WITHIN, "{addr} never joined the cluster");
@@ -240,6 +297,8 @@ impl RedisCluster {
     pub async fn reshard(&self, from: &str, to: &str, slots: u32) -> anyhow::Result<()> {
         let program = self.redis_server.clone().context("reshard() on a shared cluster")?;
         let cli = redis_cli(&program)?;
+        // redis-cli refuses to move slots while the nodes disagree about the slot map.
+        self.wait_healthy(HEALTHY_WITHIN).await?;
         let via = self.live_addrs().next().context("no live node")?.to_string();
         let args = [
             "--cluster",
@@ -340,6 +399,10 @@ async fn spawn_node(program: &Path) -> anyhow::Result<Node> {
             "nodes.conf",
             "--cluster-node-timeout",
             &NODE_TIMEOUT_MS.to_string(),
+            // Replicas sync at once instead of after the default 5 s wait for more of them: a
+            // replica that never synced cannot take over (its data is "too old").
+            "--repl-diskless-sync-delay",
+            "0",
             "--save",
             "",
             "--appendonly",

@@ -189,6 +189,8 @@ async fn spawn_data_node(program: &Path, replica_of: Option<u16>) -> anyhow::Res
             "",
             "--appendonly",
             "no",
+            "--repl-diskless-sync-delay",
+            "0",
             "--daemonize",
             "no",
             "--loglevel",
