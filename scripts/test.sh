@@ -154,10 +154,20 @@ for arg in "$@"; do
     esac
 done
 run start_shared_cluster
+# The fault scenarios (e2e faults::*: a cluster master killed, resharding, a Sentinel failover)
+# take their stores apart under load and time the recovery; they run afterwards, one at a time,
+# so that the rest of the suite does not load the machine under them.
+faults='binary(e2e) & test(/^faults::/)'
 if cargo nextest --version >/dev/null 2>&1; then
-    run cargo nextest run "${scope[@]}" --no-fail-fast "$@"
+    run cargo nextest run "${scope[@]}" --no-fail-fast -E "not ($faults)" "$@"
+    if [ "${#scope[@]}" -gt 0 ]; then
+        run cargo nextest run -p mq-tests --test e2e --no-fail-fast -j 1 -E "$faults"
+    fi
 else
-    run cargo test "${scope[@]}" --no-fail-fast "$@"
+    run cargo test "${scope[@]}" --no-fail-fast "$@" -- --skip faults::
+    if [ "${#scope[@]}" -gt 0 ]; then
+        run cargo test -p mq-tests --test e2e --no-fail-fast -- --test-threads 1 faults::
+    fi
 fi
 # nextest does not run doctests.
 run cargo test --workspace --doc

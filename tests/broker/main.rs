@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod encryption;
+mod keys;
 mod monitoring;
 mod retries;
 mod scenarios;

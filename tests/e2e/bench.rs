@@ -15,11 +15,17 @@ use crate::server::{mq_bench_binary, server_binary};
 /// Runs `mq-bench <scenario> --smoke --provider <provider>` against `redis`; the scenario's
 /// entry of the JSON report.
 async fn smoke(scenario: &str, provider: &str, redis: &RedisServer) -> Value {
+    let report = run(scenario, provider, redis.url()).await;
+    entry_of(&report, scenario)
+}
+
+/// The JSON report of `mq-bench <scenario> --smoke --provider <provider> --redis-url <url>`.
+async fn run(scenario: &str, provider: &str, redis_url: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mut command = Command::new(mq_bench_binary());
     command
-        .args([scenario, "--smoke", "--provider", provider, "--redis-url", redis.url()])
+        .args([scenario, "--smoke", "--provider", provider, "--redis-url", redis_url])
         .arg("--server-bin")
         .arg(server_binary())
         .arg("--json")
@@ -32,7 +38,11 @@ async fn smoke(scenario: &str, provider: &str, redis: &RedisServer) -> Value {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+/// One scenario's entry of a report, its counts checked.
+fn entry_of(report: &Value, scenario: &str) -> Value {
     let scenarios = report["scenarios"].as_array().unwrap();
     let entry = scenarios
         .iter()
@@ -130,5 +140,16 @@ async fn bench_backlog_smoke() {
             .filter_map(|f| f["name"].as_str())
             .collect();
         assert!(names.iter().any(|n| n.starts_with("mq-server RSS")), "{entry:#}");
+    }
+}
+
+/// Every scenario on a Redis Cluster (`--redis-url redis-cluster://…`): no cross-slot command
+/// in any of them (the ceiling's clean-up used to send one), and the counts add up.
+#[tokio::test]
+async fn bench_every_scenario_on_a_cluster_smoke() {
+    let cluster = mq_testkit::RedisCluster::start().await.unwrap();
+    let report = run("all", "redis", &cluster.url()).await;
+    for scenario in ["ceiling", "publish-lib", "publish-http", "drain", "e2e", "delay", "backlog"] {
+        entry_of(&report, scenario);
     }
 }

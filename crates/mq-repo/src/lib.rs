@@ -62,4 +62,26 @@ pub mod __bench {
     pub fn decode_envelope(bytes: &[u8]) -> crate::RepoResult<crate::Record> {
         crate::redis::envelope::decode(bytes, 0, 0)
     }
+
+    /// `SCRIPT LOAD` on the one server or on every master of a cluster, as the Redis log loads
+    /// its scripts; the digest.
+    pub async fn load_script(
+        pool: &fred::prelude::Pool,
+        source: &str,
+    ) -> Result<String, fred::error::Error> {
+        crate::redis::scripts::load_everywhere(pool, source).await
+    }
+
+    /// The common start of a partition's Redis keys (`<base>:s` is its stream, `<base>:m` its
+    /// meta hash) for a topic spread with these generations: mq-bench's ceiling writes keys
+    /// laid out as the broker's are, so that both meet the same masters of a cluster.
+    pub fn partition_key_base(
+        prefix: &str,
+        topic: &str,
+        generations: &[u32],
+        partition: u32,
+    ) -> String {
+        let topic = crate::TopicRef::spread(topic, generations);
+        crate::redis::keys::PartitionKeys::new(prefix, topic, partition).base().to_owned()
+    }
 }

@@ -86,13 +86,25 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-/// `used_memory` of `INFO memory`, in MiB.
+/// `used_memory` of `INFO memory`, in MiB; on a cluster, summed over the masters.
 async fn used_memory_mib(redis: &fred::prelude::Client) -> anyhow::Result<f64> {
-    let info: String = redis.info(Some(InfoKind::Memory)).await?;
-    let bytes: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .context("no used_memory in INFO memory")?;
+    let infos: Vec<String> = if redis.is_clustered() {
+        let mut infos = Vec::new();
+        // A clustered client keeps connections to the masters only.
+        for master in redis.active_connections() {
+            infos.push(redis.with_cluster_node(master).info(Some(InfoKind::Memory)).await?);
+        }
+        infos
+    } else {
+        vec![redis.info(Some(InfoKind::Memory)).await?]
+    };
+    let mut bytes = 0_u64;
+    for info in infos {
+        bytes += info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .context("no used_memory in INFO memory")?;
+    }
     Ok(bytes as f64 / (1024.0 * 1024.0))
 }

@@ -34,14 +34,20 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
     let pool_size = mq_repo::RedisConfig::default().pool_size;
     let pool = Builder::from_config(Config::from_url(&url)?).build_pool(pool_size)?;
     pool.init().await.context("connect to Redis")?;
-    let sha: String = pool.script_load(APPEND_SCRIPT).await?;
+    // On every master of a cluster, as the broker loads its scripts.
+    let sha = mq_repo::__bench::load_script(&pool, APPEND_SCRIPT).await?;
     let entry = Bytes::from(vec![b'x'; env.options.size + ENVELOPE_OVERHEAD]);
     let n = env.options.count(200_000, 2_000);
     let producers = env.options.producers;
     let base = env.name("ceiling");
     let partitions = env.options.partitions.max(1);
+    // Laid out as the broker lays out a topic's partitions, so that on a cluster the ceiling
+    // meets the same masters in the same proportions.
     let keys: Vec<(String, String)> = (0..partitions)
-        .map(|p| (format!("{base}:{{t:{p}}}:s"), format!("{base}:{{t:{p}}}:m")))
+        .map(|p| {
+            let at = mq_repo::__bench::partition_key_base(&base, "t", &[partitions], p);
+            (format!("{at}:s"), format!("{at}:m"))
+        })
         .collect();
 
     // XADD, one entry per command, ID and fields as the broker's entries (`ts`, `e`).
@@ -98,8 +104,10 @@ pub async fn run(env: &mut Env) -> anyhow::Result<Outcome> {
         outcome.count(format!("script{batch}.published"), written.0);
     }
 
-    let all: Vec<String> = keys.into_iter().flat_map(|(s, m)| [s, m]).collect();
-    let _: i64 = pool.del(all).await?;
+    // One DEL per partition: a partition's two keys share a slot, different partitions may not.
+    for (stream, meta) in keys {
+        let _: i64 = pool.del(vec![stream, meta]).await?;
+    }
     pool.quit().await?;
     Ok(outcome)
 }

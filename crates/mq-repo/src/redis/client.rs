@@ -36,6 +36,7 @@ use fred::prelude::{
     Value,
 };
 use fred::types::config::{ClusterDiscoveryPolicy, TlsConnector};
+use fred::types::{ClusterHash, CustomCommand};
 use tokio::time::Instant;
 
 use super::scripts::Script;
@@ -196,6 +197,29 @@ pub(super) async fn start(pool: &Pool, topology: RedisTopology, closing: Arc<Ato
             }
         });
     }
+}
+
+/// One slot owned by each master of the cluster (`CLUSTER SLOTS`), to route a command to every
+/// master by slot.
+pub(super) async fn a_slot_per_master(pool: &Pool) -> Result<Vec<u16>, Error> {
+    let command = CustomCommand::new_static("CLUSTER", ClusterHash::Random, false);
+    let reply: Value = pool.custom(command, vec![Value::from("SLOTS")]).await?;
+    let mut masters: Vec<(String, u16)> = Vec::new();
+    for range in reply.into_array() {
+        let range = range.into_array();
+        let (Some(start), Some(master)) = (range.first(), range.get(2)) else { continue };
+        let Some(start) = start.as_u64().and_then(|s| u16::try_from(s).ok()) else { continue };
+        let master = master.clone().into_array();
+        let id = format!(
+            "{}:{}",
+            master.first().and_then(Value::as_string).unwrap_or_default(),
+            master.get(1).and_then(Value::as_u64).unwrap_or_default()
+        );
+        if !masters.iter().any(|(known, _)| *known == id) {
+            masters.push((id, start));
+        }
+    }
+    Ok(masters.into_iter().map(|(_, slot)| slot).collect())
 }
 
 impl super::RedisMessageLog {

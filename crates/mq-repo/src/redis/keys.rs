@@ -23,7 +23,7 @@ use crate::TopicRef;
 /// - for a topic placed by name (created before placements existed),
 ///   `{<topic>:<partition>}`, e.g. `mq:{orders:3}:s`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct PartitionKeys {
+pub(crate) struct PartitionKeys {
     /// The stream holding the records: `<base>:s`.
     pub(super) stream: String,
     /// The hash holding `next` (the next offset) and `ts` (the last append time in ms):
@@ -44,7 +44,7 @@ pub(super) struct PartitionKeys {
 
 impl PartitionKeys {
     /// The keys of `topic`'s partition `partition` under `prefix`.
-    pub(super) fn new(prefix: &str, topic: TopicRef<'_>, partition: u32) -> Self {
+    pub(crate) fn new(prefix: &str, topic: TopicRef<'_>, partition: u32) -> Self {
         // Topic names are limited to [A-Za-z0-9._-] by the model, so they cannot contain the
         // braces that would change which part of the key Redis Cluster hashes.
         let name = topic.name();
@@ -62,6 +62,11 @@ impl PartitionKeys {
             half: format!("{base}:tx"),
             base,
         }
+    }
+
+    /// The common start of the partition's keys.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
     }
 
     /// The Redis Cluster slot of every key of the partition.

@@ -4,11 +4,11 @@
 mod client;
 pub(crate) mod envelope;
 mod half;
-mod keys;
+pub(crate) mod keys;
 mod log;
 mod reply;
 mod schedule;
-mod scripts;
+pub(crate) mod scripts;
 mod slots;
 mod stats;
 

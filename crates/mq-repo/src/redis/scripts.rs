@@ -1,12 +1,14 @@
 //! The Lua scripts behind the multi-step operations, each run atomically on the server that
 //! holds the partition.
 //!
-//! Scripts are sent by SHA-1 (`EVALSHA`). The digests come from `SCRIPT LOAD` at connect time,
-//! which keeps a SHA-1 implementation out of our dependencies. A server that has forgotten a
-//! script (restart, `SCRIPT FLUSH`, failover, another cluster node) answers `NOSCRIPT`; the call
-//! is then repeated once with the full text (`EVAL`), which also caches it there again.
+//! Scripts are sent by SHA-1 (`EVALSHA`). The digests come from `SCRIPT LOAD` at connect time
+//! (on every master of a cluster), which keeps a SHA-1 implementation out of our dependencies.
+//! A server that has forgotten a script (restart, `SCRIPT FLUSH`, failover, a master added
+//! since) answers `NOSCRIPT`; the call is then repeated once with the full text (`EVAL`), which
+//! also caches it there again.
 
-use fred::prelude::{Error, LuaInterface, Pool, Value};
+use fred::prelude::{ClientLike, Error, LuaInterface, Pool, Value};
+use fred::types::{ClusterHash, CustomCommand};
 
 /// One script: its full text (shared helpers included) and the server's digest of it.
 #[derive(Clone)]
@@ -24,7 +26,7 @@ impl std::fmt::Debug for Script {
 
 impl Script {
     async fn load(pool: &Pool, source: &'static str) -> Result<Self, Error> {
-        let sha: String = pool.script_load(source).await?;
+        let sha = load_everywhere(pool, source).await?;
         Ok(Self { source, sha })
     }
 
@@ -43,6 +45,21 @@ impl Script {
             result => result,
         }
     }
+}
+
+/// `SCRIPT LOAD` of `source` on the one server, or on every master of a cluster (so that the
+/// first call on each finds the script); returns the digest, the same everywhere.
+pub(crate) async fn load_everywhere(pool: &Pool, source: &str) -> Result<String, Error> {
+    if !pool.next().is_clustered() {
+        return pool.script_load(source).await;
+    }
+    let mut sha = String::new();
+    for slot in super::client::a_slot_per_master(pool).await? {
+        // Routed by a slot the master owns: fred sends keyless commands to any node.
+        let command = CustomCommand::new_static("SCRIPT", ClusterHash::Custom(slot), false);
+        sha = pool.custom(command, vec![Value::from("LOAD"), Value::from(source)]).await?;
+    }
+    Ok(sha)
 }
 
 /// Prepends the shared helpers to a script's text at compile time.
