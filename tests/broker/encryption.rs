@@ -157,7 +157,8 @@ pub async fn encrypted_topics_keep_no_plaintext_in_any_store(t: &BrokerUnderTest
     let txn = b
         .prepare_transaction("vault", OutgoingMessage::new("SECRET-txn"), TxnOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+        .transaction;
     b.commit_transaction(&txn.transaction_id).await.unwrap();
 
     // Consumers get plaintext: now, committed, and the delayed one once due.
@@ -274,6 +275,7 @@ pub async fn keys_rotate_and_what_cannot_be_decrypted_is_an_error(t: &BrokerUnde
         headers: BTreeMap::new(),
         producer_id: None,
         message_type: mq_model::MessageType::Normal,
+        dedup: None,
     };
     let log = both.message_log();
     let elsewhere = both.get_topic("elsewhere").await.unwrap();

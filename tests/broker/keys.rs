@@ -309,12 +309,14 @@ async fn workout(b: &Broker) {
     let commit = b
         .prepare_transaction("audit", OutgoingMessage::new("txn"), TxnOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+        .transaction;
     b.commit_transaction(&commit.transaction_id).await.unwrap();
     let rollback = b
         .prepare_transaction("audit", OutgoingMessage::new("no"), TxnOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+        .transaction;
     b.rollback_transaction(&rollback.transaction_id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
 

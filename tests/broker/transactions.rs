@@ -52,8 +52,16 @@ pub async fn commit_and_rollback_decide_once(t: &BrokerUnderTest) {
     topic(b, "wallet", 2).await;
     wide_group(b, "wallet").await;
     let message = || OutgoingMessage::new("credit").with_key("user-1");
-    let kept = b.prepare_transaction("wallet", message(), TxnOptions::default()).await.unwrap();
-    let dropped = b.prepare_transaction("wallet", message(), TxnOptions::default()).await.unwrap();
+    let kept = b
+        .prepare_transaction("wallet", message(), TxnOptions::default())
+        .await
+        .unwrap()
+        .transaction;
+    let dropped = b
+        .prepare_transaction("wallet", message(), TxnOptions::default())
+        .await
+        .unwrap()
+        .transaction;
     assert_eq!(kept.state, TransactionState::Prepared);
     assert!(fetch(b, "wallet", "g", "c", 10).await.is_empty(), "half messages are invisible");
 
@@ -149,7 +157,8 @@ pub async fn a_library_checker_resolves_undecided_transactions(t: &BrokerUnderTe
     let mut ids = BTreeMap::new();
     for key in ["commit-on-2", "rollback", "down"] {
         let message = OutgoingMessage::new(key).with_key(key);
-        let txn = b.prepare_transaction("abandoned", message, options.clone()).await.unwrap();
+        let txn =
+            b.prepare_transaction("abandoned", message, options.clone()).await.unwrap().transaction;
         ids.insert(key, txn.transaction_id);
     }
     let committed = wait_applied(b, &ids["commit-on-2"], Duration::from_secs(10)).await;
@@ -175,7 +184,8 @@ pub async fn a_decision_cut_short_by_a_crash_is_applied_later(t: &BrokerUnderTes
     let txn = b
         .prepare_transaction("cut", OutgoingMessage::new("x"), TxnOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+        .transaction;
     // An instance decided and stopped before appending: the record says committed.
     let meta = t.metadata().await;
     let event = TransactionEvent {
@@ -239,7 +249,12 @@ pub async fn two_instances_commit_each_message_once(t: &BrokerUnderTest) {
     let mut txns = Vec::new();
     for i in 0..50 {
         let message = OutgoingMessage::new(format!("m{i}"));
-        txns.push(a.prepare_transaction("racing", message, TxnOptions::default()).await.unwrap());
+        txns.push(
+            a.prepare_transaction("racing", message, TxnOptions::default())
+                .await
+                .unwrap()
+                .transaction,
+        );
     }
     for txn in &txns {
         let id = txn.transaction_id.as_str();

@@ -25,6 +25,7 @@ fn rec(id: impl Into<String>) -> NewRecord {
         headers: BTreeMap::new(),
         producer_id: None,
         message_type: MessageType::Transaction,
+        dedup: None,
     }
 }
 
@@ -53,7 +54,10 @@ pub async fn prepared_message_is_invisible_until_committed(stores: MessageStores
     log.append(T, 0, vec![normal("n0")]).await.unwrap();
     log.create_group(T, 0, "g", StartPosition::Earliest).await.unwrap();
     let before = log.partition_stats(T, 0).await.unwrap();
-    assert_eq!(before, PartitionStats { first_offset: 0, end_offset: 1, length: 1 });
+    assert_eq!(
+        before,
+        PartitionStats { first_offset: 0, end_offset: 1, length: 1, last_rollback: None }
+    );
 
     half.prepare(T, 0, rec("h")).await.unwrap();
     assert!(half.holds(T, 0, "h").await.unwrap());
@@ -92,6 +96,7 @@ pub async fn commit_appends_once_with_the_next_offset_and_every_field(stores: Me
         headers: BTreeMap::from([("source".into(), "billing".into()), ("v".into(), "2".into())]),
         producer_id: Some("p1".into()),
         message_type: MessageType::Transaction,
+        dedup: None,
     };
     half.prepare(T, 0, full.clone()).await.unwrap();
 
@@ -362,4 +367,26 @@ pub async fn commits_interleave_with_appends_at_contiguous_offsets(stores: Messa
     assert!(records.windows(2).all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
     assert_eq!(stores.log.partition_stats(T, 0).await.unwrap().end_offset, total);
     assert_eq!(stores.half.held(T, 0).await.unwrap(), 0);
+}
+
+/// A half message repeating an idempotency key is not held; the answer names the first.
+pub async fn idempotency_keys_hold_once(stores: MessageStores) {
+    let half = &stores.half;
+    let keyed = |id: &str| NewRecord {
+        dedup: Some(mq_repo::Dedup { key: "k".into(), window_ms: 60_000 }),
+        ..rec(id)
+    };
+    assert_eq!(half.prepare(T, 0, keyed("h1")).await.unwrap(), None);
+    let again = half.prepare(T, 0, keyed("h2")).await.unwrap();
+    assert_eq!(again, Some(mq_repo::Original::Held { message_id: "h1".into() }));
+    assert!(half.holds(T, 0, "h1").await.unwrap());
+    assert!(!half.holds(T, 0, "h2").await.unwrap());
+    assert_eq!(half.held(T, 0).await.unwrap(), 1);
+    // Committing the first appends it; its key's answer stays the held message.
+    assert!(half.commit(T, 0, "h1").await.unwrap().is_some());
+    assert_eq!(
+        half.prepare(T, 0, keyed("h3")).await.unwrap(),
+        Some(mq_repo::Original::Held { message_id: "h1".into() })
+    );
+    assert_eq!(read_all(&stores, T, 0).await.len(), 1);
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mq_model::MessageType;
-use mq_repo::{Failure, MessageLog, NewRecord, RepoError, StartPosition, TopicRef};
+use mq_repo::{
+    Dedup, Failure, MessageLog, NewRecord, Original, RepoError, StartPosition, TopicRef,
+};
 
 type Log = Arc<dyn MessageLog>;
 
@@ -27,6 +29,7 @@ fn rec(id: impl Into<String>) -> NewRecord {
         headers: BTreeMap::new(),
         producer_id: None,
         message_type: MessageType::Normal,
+        dedup: None,
     }
 }
 
@@ -95,6 +98,7 @@ pub async fn batch_append_round_trips_every_field(log: Log) {
         ]),
         producer_id: Some("p1".into()),
         message_type: MessageType::Transaction,
+        dedup: None,
     };
     let empty_value = NewRecord { value: Vec::new(), ..rec("msg_empty") };
     let big = NewRecord { value: vec![7; 1024 * 1024], ..rec("msg_big") };
@@ -713,4 +717,81 @@ pub async fn touch_restarts_the_ack_timeout_of_in_flight_records(log: Log) {
     let now =
         expired(log.redeliver(T, 0, "g", "c2", NOW, Duration::from_secs(60), 10).await.unwrap());
     assert_eq!(now, [0]);
+}
+
+fn keyed(id: &str, key: &str, window_ms: u64) -> NewRecord {
+    NewRecord { dedup: Some(Dedup { key: key.into(), window_ms }), ..rec(id) }
+}
+
+/// A repeat of an idempotency key within its window stores nothing and answers the first
+/// record's id and place; within one batch too; other keys and keyless records take the next
+/// offsets; another partition has its own keys; after the window the key is new again.
+pub async fn idempotency_keys_store_once_within_their_window(log: Log) {
+    let hour = 3_600_000;
+    let first = log.append(T, 0, vec![rec("plain"), keyed("m1", "k1", hour)]).await.unwrap();
+    assert_eq!(first.iter().map(|a| a.offset).collect::<Vec<_>>(), [0, 1]);
+    assert!(first.iter().all(|a| a.duplicate_of.is_none()));
+
+    let again = log
+        .append(
+            T,
+            0,
+            vec![
+                keyed("m2", "k1", hour),
+                keyed("m3", "k2", hour),
+                keyed("m4", "k2", hour),
+                rec("p2"),
+            ],
+        )
+        .await
+        .unwrap();
+    let original = Original::Appended {
+        message_id: "m1".into(),
+        offset: 1,
+        timestamp_ms: first[1].timestamp_ms,
+    };
+    assert_eq!(again[0].duplicate_of, Some(original));
+    assert_eq!(again[0].offset, 1, "the repeat answers the first's offset");
+    assert_eq!((again[1].offset, again[1].duplicate_of.is_none()), (2, true));
+    assert!(
+        matches!(&again[2].duplicate_of, Some(Original::Appended { message_id, offset: 2, .. }) if message_id == "m3"),
+        "{again:?}"
+    );
+    assert_eq!((again[3].offset, again[3].duplicate_of.is_none()), (3, true));
+    let stored: Vec<String> =
+        log.read_range(T, 0, 0, 100).await.unwrap().into_iter().map(|r| r.message_id).collect();
+    assert_eq!(stored, ["plain", "m1", "m3", "p2"]);
+    assert_eq!(log.partition_stats(T, 0).await.unwrap().end_offset, 4);
+
+    // Another partition keeps keys of its own.
+    let other = log.append(T, 1, vec![keyed("o1", "k1", hour)]).await.unwrap();
+    assert_eq!((other[0].offset, other[0].duplicate_of.is_none()), (0, true));
+
+    // A short window runs out; the key is new again.
+    log.append(T, 2, vec![keyed("s1", "short", 150)]).await.unwrap();
+    assert!(log.append(T, 2, vec![keyed("s2", "short", 150)]).await.unwrap()[0]
+        .duplicate_of
+        .is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = log.append(T, 2, vec![keyed("s3", "short", 150)]).await.unwrap();
+    assert_eq!((later[0].offset, later[0].duplicate_of.is_none()), (1, true));
+}
+
+/// Racing repeats of one key store it exactly once.
+pub async fn racing_repeats_of_a_key_store_once(log: Log) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let records =
+                (0..50).map(|k| keyed(&format!("w{i}-{k}"), &format!("key-{k}"), 60_000)).collect();
+            log.append(T, 0, records).await.unwrap()
+        }));
+    }
+    let mut originals = 0;
+    for task in tasks {
+        originals += task.await.unwrap().iter().filter(|a| a.duplicate_of.is_none()).count();
+    }
+    assert_eq!(originals, 50);
+    assert_eq!(log.partition_stats(T, 0).await.unwrap().length, 50);
 }

@@ -113,6 +113,8 @@ message_store_conformance!(
     trim_by_age_removes_only_older_records,
     trim_by_length_keeps_the_newest,
     delete_group_and_delete_topic,
+    idempotency_keys_store_once_within_their_window,
+    racing_repeats_of_a_key_store_once,
 );
 
 message_store_conformance!(
@@ -130,6 +132,7 @@ message_store_conformance!(
     find_sees_only_scheduled_messages,
     delete_topic_removes_its_schedules,
     scheduling_an_id_again_replaces_it,
+    idempotency_keys_schedule_once,
 );
 
 message_store_conformance!(
@@ -146,6 +149,7 @@ message_store_conformance!(
     commit_of_an_unknown_message_appends_nothing,
     delete_topic_drops_its_half_messages,
     commits_interleave_with_appends_at_contiguous_offsets,
+    idempotency_keys_hold_once,
 );
 
 meta_conformance!(

@@ -42,6 +42,7 @@ fn rec(id: impl Into<String>) -> NewRecord {
         headers: BTreeMap::new(),
         producer_id: None,
         message_type: MessageType::Delay,
+        dedup: None,
     }
 }
 
@@ -116,6 +117,7 @@ pub async fn fire_appends_only_due_messages_after_normal_appends(stores: Message
         headers: BTreeMap::from([("source".into(), "billing".into()), ("v".into(), "2".into())]),
         producer_id: Some("p1".into()),
         message_type: MessageType::Delay,
+        dedup: None,
     };
     let (due_a, due_b) = (due_now() - 5, due_now());
     s.schedule(
@@ -479,4 +481,36 @@ pub async fn scheduling_an_id_again_replaces_it(stores: MessageStores) {
     assert_eq!(records[0].value, b"fourth");
     assert_eq!(records[0].key, None);
     assert_eq!(s.count(T, 0, None).await.unwrap(), 0);
+}
+
+/// Delayed messages repeat idempotency keys as appended ones do: a repeat is not scheduled and
+/// answers the first; a message appended with the key makes a scheduled repeat answer it.
+pub async fn idempotency_keys_schedule_once(stores: MessageStores) {
+    let s = &stores.schedule;
+    let keyed = |id: &str, key: &str| NewRecord {
+        dedup: Some(mq_repo::Dedup { key: key.into(), window_ms: 60_000 }),
+        ..rec(id)
+    };
+    let due = not_due();
+    let first = s.schedule(T, 0, vec![at(due, keyed("a", "k1")), at(due, rec("b"))]).await.unwrap();
+    assert_eq!(first, [None, None]);
+    let again = s.schedule(T, 0, vec![at(due + 5, keyed("c", "k1"))]).await.unwrap();
+    assert_eq!(again, [Some(mq_repo::Original::Scheduled { message_id: "a".into(), due_ms: due })]);
+    assert_eq!(s.count(T, 0, None).await.unwrap(), 2, "the repeat is not scheduled");
+    // Appended first, scheduled later with the same key: the append answers.
+    let appended = NewRecord { message_type: MessageType::Normal, ..keyed("n", "k2") };
+    stores.log.append(T, 0, vec![appended]).await.unwrap();
+    let after = s.schedule(T, 0, vec![at(due, keyed("d", "k2"))]).await.unwrap();
+    assert!(
+        matches!(&after[0], Some(mq_repo::Original::Appended { message_id, .. }) if message_id == "n"),
+        "{after:?}"
+    );
+    // A fired message keeps its key's answer: it was scheduled then.
+    s.schedule(T, 1, vec![at(due_now(), keyed("f", "k3"))]).await.unwrap();
+    assert_eq!(s.fire(T, 1, &ids(&["f"])).await.unwrap().len(), 1);
+    let repeat = s.schedule(T, 1, vec![at(due_now(), keyed("g", "k3"))]).await.unwrap();
+    assert!(
+        matches!(&repeat[0], Some(mq_repo::Original::Scheduled { message_id, .. }) if message_id == "f")
+    );
+    assert_eq!(read_all(&stores, 1).await.len(), 1, "fired once, the repeat not at all");
 }

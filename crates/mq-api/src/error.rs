@@ -214,7 +214,10 @@ fn classify_store(error: &RepoError) -> (StatusCode, Shown) {
     use RepoError as R;
     use Shown::Message;
     match error {
-        // Unreachable or slow stores first: any kind of store error may be one.
+        // Says what the client needs to know (the write may or may not be kept, and repeating
+        // it with its idempotency key is safe), and names no store internals.
+        R::NotReplicated { .. } => (StatusCode::SERVICE_UNAVAILABLE, Message),
+        // Unreachable or slow stores next: any kind of store error may be one.
         e if e.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         R::NotFound { .. } => (StatusCode::NOT_FOUND, Message),
         R::AlreadyExists { .. } => (StatusCode::CONFLICT, Message),

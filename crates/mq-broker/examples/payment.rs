@@ -132,7 +132,7 @@ async fn pay(order: u32, crash: Crash, local_ok: bool, dir: &Path) -> anyhow::Re
         }
     } else {
         // The same steps by hand, to stop between them.
-        let prepared = service.prepare_transaction("payments", message, options).await?;
+        let prepared = service.prepare_transaction("payments", message, options).await?.transaction;
         if crash == Crash::AfterLocalCommit {
             ledger.mark_paid(order, &prepared.transaction_id)?;
         }

@@ -42,6 +42,9 @@ pub struct AlertConfig {
     pub dead_letter_window_ms: u64,
     /// Webhook URLs each fire and resolve event is POSTed to (default none).
     pub webhooks: Vec<String>,
+    /// `offset_rollback`: fires when a partition lost acknowledged writes within this window,
+    /// in ms (default 3,600,000); resolves once the last loss is older.
+    pub offset_rollback_window_ms: u64,
     /// Attempts per webhook and event (default 3), with 0.5 s, 1 s, 2 s … between.
     pub webhook_attempts: u32,
     /// Timeout of one webhook call, in ms (default 5,000).
@@ -58,6 +61,7 @@ impl Default for AlertConfig {
             backlog_threshold: 1_000,
             lag_threshold_ms: 60_000,
             dead_letter_window_ms: 300_000,
+            offset_rollback_window_ms: 3_600_000,
             webhooks: Vec::new(),
             webhook_attempts: 3,
             webhook_timeout_ms: 5_000,
@@ -71,6 +75,12 @@ impl AlertConfig {
         if self.interval_ms == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.alerts.interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if self.offset_rollback_window_ms == 0 {
+            return Err(BrokerError::invalid(
+                "message_queue.alerts.offset_rollback_window_ms",
                 "must be at least 1",
             ));
         }
@@ -106,7 +116,8 @@ struct Verdict {
     key: String,
     rule: AlertRule,
     topic: String,
-    group: String,
+    /// The group, for group rules.
+    group: Option<String>,
     holds: bool,
     value: f64,
     threshold: f64,
@@ -135,11 +146,14 @@ impl Broker {
     pub async fn evaluate_alerts(&self) -> BrokerResult<()> {
         let now = self.inner.clock.now();
         let view = self
-            .monitoring(None, Duration::from_secs(60), Sections { topics: false, consumers: true })
+            .monitoring(None, Duration::from_secs(60), Sections { topics: true, consumers: true })
             .await?;
         let mut verdicts = Vec::new();
         for group in &view.consumers {
             verdicts.extend(self.verdicts(group, now).await?);
+        }
+        for topic in &view.topics {
+            verdicts.extend(self.rollback_verdicts(topic, now));
         }
         let active = self.inner.meta.alerts.active().await?;
         for verdict in &verdicts {
@@ -165,7 +179,7 @@ impl Broker {
             key: key(rule),
             rule,
             topic: g.topic_name.clone(),
-            group: g.group_id.clone(),
+            group: Some(g.group_id.clone()),
             holds,
             value,
             threshold,
@@ -224,6 +238,54 @@ impl Broker {
         ])
     }
 
+    /// `offset_rollback` of each partition of a topic: holds while the partition's last
+    /// rollback is younger than `offset_rollback_window_ms`.
+    fn rollback_verdicts(
+        &self,
+        topic: &crate::TopicMonitoring,
+        now: DateTime<Utc>,
+    ) -> Vec<Verdict> {
+        let window =
+            i64::try_from(self.inner.cfg.alerts.offset_rollback_window_ms).unwrap_or(i64::MAX);
+        topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let rollback = p.last_offset_rollback;
+                let recent =
+                    rollback.filter(|r| now.timestamp_millis().saturating_sub(r.at_ms) < window);
+                let skipped = recent.map_or(0, |r| r.to.saturating_sub(r.from));
+                Verdict {
+                    key: format!(
+                        "{}:{}:{}",
+                        AlertRule::OffsetRollback.as_str(),
+                        topic.name,
+                        p.partition
+                    ),
+                    rule: AlertRule::OffsetRollback,
+                    topic: topic.name.clone(),
+                    group: None,
+                    holds: recent.is_some(),
+                    value: skipped as f64,
+                    threshold: 0.0,
+                    message: match recent {
+                        Some(r) => format!(
+                            "partition {} of topic {:?} lost acknowledged writes (a failover to a \
+                             replica that lagged, or a restart that lost the last writes): it \
+                             would have handed out offsets {} to {} again and skipped them; \
+                             messages stored at those offsets before are gone",
+                            p.partition,
+                            topic.name,
+                            r.from,
+                            r.to.saturating_sub(1)
+                        ),
+                        None => String::new(),
+                    },
+                }
+            })
+            .collect()
+    }
+
     /// Moves one condition along: fire once it has held for `for_ms`, resolve once it has been
     /// clear for `resolve_for_ms`.
     async fn track(&self, v: &Verdict, now: DateTime<Utc>, active: bool) -> BrokerResult<()> {
@@ -239,12 +301,14 @@ impl Broker {
                     key: v.key.clone(),
                     rule: v.rule,
                     severity: match v.rule {
-                        AlertRule::DeadLetters | AlertRule::NoConsumer => "critical",
+                        AlertRule::DeadLetters
+                        | AlertRule::NoConsumer
+                        | AlertRule::OffsetRollback => "critical",
                         _ => "warning",
                     }
                     .to_owned(),
                     topic_name: v.topic.clone(),
-                    group_id: Some(v.group.clone()),
+                    group_id: v.group.clone(),
                     message: v.message.clone(),
                     value: v.value,
                     threshold: v.threshold,

@@ -56,6 +56,10 @@ pub struct MessageQueueConfig {
     pub alerts: crate::AlertConfig,
     /// Encryption at rest: the keys of topics with `config.encryption` (design §7.2).
     pub encryption: crate::EncryptionConfig,
+    /// How long a partition remembers an idempotency key, in seconds (default 600): a publish
+    /// repeating a key within this window stores nothing and answers the first publish. 0 turns
+    /// the check off; a topic's `config["dedup.window.secs"]` overrides it.
+    pub dedup_window_secs: u64,
 }
 
 impl Default for MessageQueueConfig {
@@ -71,6 +75,7 @@ impl Default for MessageQueueConfig {
             transactions: TxnConfig::default(),
             alerts: crate::AlertConfig::default(),
             encryption: crate::EncryptionConfig::default(),
+            dedup_window_secs: 600,
         }
     }
 }
@@ -91,6 +96,12 @@ impl MessageQueueConfig {
         self.transactions.validate()?;
         self.alerts.validate()?;
         self.encryption.validate()?;
+        if self.dedup_window_secs > crate::dedup::MAX_WINDOW_SECS {
+            return Err(BrokerError::invalid(
+                "message_queue.dedup_window_secs",
+                format!("must be at most {} (7 days)", crate::dedup::MAX_WINDOW_SECS),
+            ));
+        }
         if self.retention_interval_secs == 0 {
             return Err(BrokerError::invalid(
                 "message_queue.retention_interval_secs",

@@ -19,6 +19,7 @@ mod config;
 mod consume;
 mod crypto;
 mod dead_letters;
+mod dedup;
 mod error;
 mod groups;
 mod membership;
@@ -55,7 +56,7 @@ pub use monitoring::{
     parse_range, GroupMonitoring, Monitoring, PartitionMonitoring, Sections, TopicMonitoring,
     MAX_RANGE,
 };
-pub use mq_txn::{CheckDecision, FinalAction, TransactionChecker, TxnConfig};
+pub use mq_txn::{CheckDecision, FinalAction, Prepared, TransactionChecker, TxnConfig};
 pub use partition::partition_for_key;
 pub use publish::{Delay, OutgoingMessage, Published, MAX_BATCH};
 pub use rates::{RateHistory, RatePoint, BUCKET_SECS, KEEP_SECS, MAX_POINTS};

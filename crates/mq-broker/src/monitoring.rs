@@ -76,6 +76,9 @@ pub struct PartitionMonitoring {
     pub message_count: u64,
     /// Messages appended per second over the range.
     pub message_rate: f64,
+    /// The last time the partition lost acknowledged writes and skipped their offsets (see
+    /// [`mq_repo::OffsetRollback`]); `None` if it never did.
+    pub last_offset_rollback: Option<mq_repo::OffsetRollback>,
 }
 
 /// One consumer group's figures.
@@ -210,6 +213,7 @@ impl Broker {
                 offset: stats.end_offset,
                 message_count: stats.length,
                 message_rate: rate,
+                last_offset_rollback: stats.last_rollback,
             });
         }
         let filter =

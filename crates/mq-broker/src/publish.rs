@@ -38,6 +38,10 @@ pub struct OutgoingMessage {
     pub message_type: MessageType,
     /// For `delay` messages: when the message becomes visible.
     pub delay: Option<Delay>,
+    /// Makes publishing it idempotent (1 to 128 bytes): a repeat with the same key within the
+    /// topic's window stores nothing and answers what the first publish got. A message without
+    /// a routing key goes to the partition of its idempotency key, so repeats meet there.
+    pub idempotency_key: Option<String>,
 }
 
 impl OutgoingMessage {
@@ -56,6 +60,12 @@ impl OutgoingMessage {
     pub fn delayed_by(mut self, delay: Duration) -> Self {
         self.message_type = MessageType::Delay;
         self.delay = Some(Delay::Seconds(delay.as_secs_f64()));
+        self
+    }
+
+    /// The same message with an idempotency key.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 
@@ -82,6 +92,9 @@ pub struct Published {
     pub timestamp: DateTime<Utc>,
     /// For a scheduled message: when it becomes visible.
     pub deliver_at: Option<DateTime<Utc>>,
+    /// True for a repeat of an idempotency key: nothing was stored, and the fields are the
+    /// first publish's.
+    pub duplicate: bool,
 }
 
 impl Published {
@@ -127,7 +140,10 @@ impl Broker {
         let mut now_by_partition: HashMap<u32, Vec<(usize, NewRecord)>> = HashMap::new();
         let mut later_by_partition: HashMap<u32, Vec<(usize, ScheduledRecord)>> = HashMap::new();
         for (index, (message, due)) in messages.into_iter().zip(dues).enumerate() {
-            let partition = self.choose_partition(&topic, message.key.as_deref());
+            let idempotency_key = message.idempotency_key.as_deref();
+            let partition =
+                self.choose_partition(&topic, message.key.as_deref().or(idempotency_key));
+            let dedup = self.dedup_for(&topic, idempotency_key);
             let record = NewRecord {
                 message_id: new_id(IdKind::Message),
                 key: message.key,
@@ -136,6 +152,7 @@ impl Broker {
                 headers: message.headers,
                 producer_id: message.producer_id,
                 message_type: message.message_type,
+                dedup,
             };
             match due {
                 Some(due_ms) if due_ms > now_ms => later_by_partition
@@ -181,13 +198,17 @@ impl Broker {
             self.inner.rates.add(series, now_ms, count as u64);
             self.inner.metrics.published.with_label_values(&[&topic.name]).inc_by(count as u64);
             for ((index, message_id), at) in indexes.into_iter().zip(ids).zip(landed) {
-                results[index] = Some(Published {
-                    message_id,
-                    topic_name: topic.name.clone(),
-                    partition,
-                    offset: Some(at.offset),
-                    timestamp: to_time(at.timestamp_ms),
-                    deliver_at: None,
+                results[index] = Some(match at.duplicate_of {
+                    Some(original) => crate::dedup::repeat(&topic, partition, original, now_ms),
+                    None => Published {
+                        message_id,
+                        topic_name: topic.name.clone(),
+                        partition,
+                        offset: Some(at.offset),
+                        timestamp: to_time(at.timestamp_ms),
+                        deliver_at: None,
+                        duplicate: false,
+                    },
                 });
             }
         }
@@ -199,10 +220,20 @@ impl Broker {
                 entries.into_iter().unzip();
             let tracked: Vec<(String, i64)> =
                 records.iter().map(|r| (r.record.message_id.clone(), r.due_ms)).collect();
-            self.inner.schedule.schedule(at, partition, records).await?;
+            let answers = self.inner.schedule.schedule(at, partition, records).await?;
+            if answers.len() != tracked.len() {
+                return Err(short_append(answers.len()));
+            }
             let scheduled = self.inner.metrics.scheduled.with_label_values(&[&topic.name]);
-            scheduled.inc_by(tracked.len() as u64);
-            for (index, (message_id, due_ms)) in indexes.into_iter().zip(tracked) {
+            scheduled.inc_by(answers.iter().filter(|a| a.is_none()).count() as u64);
+            for ((index, (message_id, due_ms)), answer) in
+                indexes.into_iter().zip(tracked).zip(answers)
+            {
+                if let Some(original) = answer {
+                    results[index] =
+                        Some(crate::dedup::repeat(&topic, partition, original, now_ms));
+                    continue;
+                }
                 self.inner.delay.track(at, partition, &message_id, due_ms);
                 results[index] = Some(Published {
                     message_id,
@@ -211,6 +242,7 @@ impl Broker {
                     offset: None,
                     timestamp: to_time(now_ms),
                     deliver_at: Some(to_time(due_ms)),
+                    duplicate: false,
                 });
             }
         }
@@ -286,6 +318,9 @@ pub(crate) fn to_time(ms: i64) -> DateTime<Utc> {
 }
 
 pub(crate) fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
+    if let Some(key) = &message.idempotency_key {
+        mq_model::validate_idempotency_key("idempotencyKey", key)?;
+    }
     let size = message.value.len();
     if i64::try_from(size).unwrap_or(i64::MAX) > topic.max_message_size {
         return Err(BrokerError::MessageTooLarge {

@@ -39,6 +39,7 @@ impl Broker {
     /// Creates a topic. `TopicExists` if the name is taken.
     pub async fn create_topic(&self, cfg: TopicConfig, created_by: &str) -> BrokerResult<Topic> {
         self.refuse_if_shutting_down()?;
+        crate::dedup::topic_window(&cfg.config)?;
         if crate::crypto::topic_encryption(&cfg.config)? && self.inner.keyring.is_empty() {
             // It could be created, but nothing could be published to it.
             return Err(BrokerError::invalid(
@@ -94,6 +95,7 @@ impl Broker {
         }
         if let Some(config) = update.config {
             crate::crypto::check_encryption_update(&topic.config, &config)?;
+            crate::dedup::topic_window(&config)?;
             topic.config = config;
         }
         let old_partitions = topic.partitions;

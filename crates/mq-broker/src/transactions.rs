@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mq_model::{new_id, IdKind, MessageType, Page, Paged, Transaction};
 use mq_repo::{NewRecord, TransactionFilter};
-use mq_txn::{Prepare, TransactionChecker};
+use mq_txn::{Prepare, Prepared, TransactionChecker};
 
 use crate::publish::check_message;
 use crate::{Broker, BrokerError, BrokerResult, OutgoingMessage};
@@ -46,14 +46,16 @@ pub enum TxnFailure<E> {
 
 impl Broker {
     /// Stores a half message: durable, invisible to every consumer until committed. Its
-    /// partition is chosen now, as for any message. `TopicNotFound`, `MessageTooLarge`,
-    /// `InvalidRequest` (check-back URL not allowed, timeout out of range).
+    /// partition is chosen now, as for any message. A repeat of an idempotency key within the
+    /// topic's window stores nothing and answers the first transaction (`duplicate`).
+    /// `TopicNotFound`, `MessageTooLarge`, `InvalidRequest` (check-back URL not allowed,
+    /// timeout out of range, an idempotency key used by a message that is not transactional).
     pub async fn prepare_transaction(
         &self,
         topic: &str,
         message: OutgoingMessage,
         options: TxnOptions,
-    ) -> BrokerResult<Transaction> {
+    ) -> BrokerResult<Prepared> {
         self.refuse_if_shutting_down()?;
         if message.delay.is_some() {
             return Err(BrokerError::invalid(
@@ -63,7 +65,9 @@ impl Broker {
         }
         let topic = self.topic_for_publish(topic).await?;
         check_message(&topic, &message)?;
-        let partition = self.choose_partition(&topic, message.key.as_deref());
+        let idempotency_key = message.idempotency_key.as_deref();
+        let partition = self.choose_partition(&topic, message.key.as_deref().or(idempotency_key));
+        let dedup = self.dedup_for(&topic, idempotency_key);
         let record = NewRecord {
             message_id: new_id(IdKind::Message),
             key: message.key,
@@ -71,6 +75,7 @@ impl Broker {
             headers: message.headers,
             producer_id: message.producer_id,
             message_type: MessageType::Transaction,
+            dedup,
         };
         let prepare = Prepare {
             topic: topic.name,
@@ -147,6 +152,19 @@ impl Broker {
     {
         let prepared =
             self.prepare_transaction(topic, message, options).await.map_err(TxnFailure::Broker)?;
+        if prepared.duplicate {
+            // The local work ran with the first transaction; running it again is not this
+            // call's to decide.
+            return Err(TxnFailure::Broker(BrokerError::invalid(
+                "idempotencyKey",
+                format!(
+                    "repeats the key of transaction {} (now {}), whose local work ran then",
+                    prepared.transaction.transaction_id,
+                    prepared.transaction.state.as_str()
+                ),
+            )));
+        }
+        let prepared = prepared.transaction;
         let context = TxnContext {
             transaction_id: prepared.transaction_id.clone(),
             message_id: prepared.message_id.clone(),

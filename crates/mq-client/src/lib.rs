@@ -63,12 +63,15 @@
 //!   harmless to repeat: every `GET` (lists, shows, browse, monitoring, alerts, metrics, health,
 //!   opening a stream), every `PUT` (`update_topic`, `update_group`, `reschedule`), every
 //!   `DELETE` (`delete_topic`, `delete_group`, `cancel_scheduled`, `delete_dead_letter`,
-//!   `purge_dead_letters`, `revoke_token`), and the settling calls `ack`, `nack`, `release`,
+//!   `purge_dead_letters`, `revoke_token`), the settling calls `ack`, `nack`, `release`,
 //!   `extend`, `commit_transaction`, `rollback_transaction`, which act only on what is still
-//!   pending or answer a repeated decision alike.
+//!   pending or answer a repeated decision alike, and the publishing calls `publish`,
+//!   `publish_batch` and `prepare_transaction`: every message carries an idempotency key (the
+//!   caller's, [`Publish::idempotency_key`], or a UUID made for the call), so a repeat of a
+//!   publish that reached the server stores nothing and answers the first one
+//!   (`duplicate: true`) as long as it comes within the topic's window (default 10 minutes).
 //!
-//! Not repeated once sent: `publish`, `publish_batch` and `prepare_transaction` (the API has no
-//! idempotency key, so a repeat could publish twice), `consume` (a repeat would leave the first
+//! Not repeated once sent: `consume` (a repeat would leave the first
 //! answer's messages in flight until their ack timeout), `create_topic`, `create_group`,
 //! `create_token` and `retry_dead_letters`. 429 is never retried automatically: see
 //! [`Error::retry_after`]. A repeated `DELETE` whose first attempt did succeed answers 404, and

@@ -35,6 +35,12 @@ pub struct Publish {
     pub headers: BTreeMap<String, String>,
     /// When given, the message is scheduled (`messageType: "delay"`) and delivered then.
     pub delay: Option<Delay>,
+    /// Makes publishing it safe to repeat (`idempotencyKey`, 1 to 128 bytes): within the
+    /// topic's window the server stores a message with this key once and answers repeats with
+    /// the first publish (`duplicate: true`). When `None`, [`Client::publish`] and the other
+    /// publishing calls give the message a fresh key of their own (a UUID), so that they can
+    /// retry it after a broken connection, a timeout or a 503.
+    pub idempotency_key: Option<String>,
 }
 
 /// When a delayed message becomes visible.
@@ -71,6 +77,13 @@ impl Publish {
         self
     }
 
+    /// With an idempotency key of the caller's: retries of the same logical message, even from
+    /// another process, are then stored once.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Publish {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     /// Delivered `delay` from now.
     pub fn delay(mut self, delay: Duration) -> Publish {
         self.delay = Some(Delay::After(delay));
@@ -83,7 +96,17 @@ impl Publish {
         self
     }
 
-    fn wire<'a>(&'a self, topic: Option<&'a str>, txn: Option<&'a TxnOptions>) -> WireMessage<'a> {
+    /// The message's idempotency key, or a fresh one for a message without.
+    fn key_for_retries(&self) -> String {
+        self.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+    }
+
+    fn wire<'a>(
+        &'a self,
+        topic: Option<&'a str>,
+        txn: Option<&'a TxnOptions>,
+        idempotency_key: &'a str,
+    ) -> WireMessage<'a> {
         let (delay_seconds, deliver_at) = match self.delay {
             None => (None, None),
             Some(delay) => delay.fields(),
@@ -103,6 +126,7 @@ impl Publish {
             deliver_at,
             checkback_url: txn.and_then(|t| t.checkback_url.as_deref()),
             transaction_timeout_seconds: txn.and_then(|t| t.timeout).map(|t| t.as_secs_f64()),
+            idempotency_key,
         }
     }
 }
@@ -148,6 +172,7 @@ struct WireMessage<'a> {
     checkback_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transaction_timeout_seconds: Option<f64>,
+    idempotency_key: &'a str,
 }
 
 /// Where a published message landed.
@@ -170,6 +195,10 @@ pub struct Published {
     pub status: PublishStatus,
     /// When a scheduled message becomes visible.
     pub deliver_at: Option<DateTime<Utc>>,
+    /// True when this publish repeated an idempotency key (a retry of one that reached the
+    /// server): nothing new was stored, and the fields are the first publish's.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 /// Whether a published message is in its partition already.
@@ -203,6 +232,9 @@ pub struct Prepared {
     pub partition: u32,
     /// When the server first asks the check-back URL, if still undecided.
     pub check_at: DateTime<Utc>,
+    /// True when this repeated an idempotency key: this is the transaction prepared first.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 /// A rescheduled message (`PUT /messages/{messageId}/schedule`).
@@ -257,14 +289,19 @@ struct RescheduleBody {
 
 impl Client {
     /// `POST /messages`: publishes one message to `topic`, at once or, with a delay, when due.
-    /// Not retried once sent: the API has no idempotency key, so a repeat could publish twice.
+    /// Retried after a broken connection, a timeout or a 503 with the same idempotency key
+    /// (the message's, or one made for this call), so the message is stored once: a retry of
+    /// a publish that did reach the server answers it with `duplicate: true`.
     pub async fn publish(&self, topic: &str, message: &Publish) -> Result<Published> {
-        let call = self.api(Method::POST, &["messages"]).json(&message.wire(Some(topic), None))?;
-        self.data(call).await
+        let key = message.key_for_retries();
+        let call =
+            self.api(Method::POST, &["messages"]).json(&message.wire(Some(topic), None, &key))?;
+        self.data(call.idempotent()).await
     }
 
     /// `POST /messages/batch`: publishes 1 to 1000 messages to `topic`, all or none; the results
-    /// are in request order. Not retried once sent.
+    /// are in request order. Retried as [`publish`](Self::publish) is: every message carries an
+    /// idempotency key (its own or one made for this call).
     pub async fn publish_batch(&self, topic: &str, messages: &[Publish]) -> Result<Vec<Published>> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -272,12 +309,13 @@ impl Client {
             topic_name: &'a str,
             messages: Vec<WireMessage<'a>>,
         }
+        let keys: Vec<String> = messages.iter().map(Publish::key_for_retries).collect();
         let body = Body {
             topic_name: topic,
-            messages: messages.iter().map(|m| m.wire(None, None)).collect(),
+            messages: messages.iter().zip(&keys).map(|(m, key)| m.wire(None, None, key)).collect(),
         };
         let call = self.api(Method::POST, &["messages", "batch"]).json(&body)?;
-        let out: BatchOut = self.data(call).await?;
+        let out: BatchOut = self.data(call.idempotent()).await?;
         Ok(out
             .results
             .into_iter()
@@ -287,15 +325,17 @@ impl Client {
 
     /// `POST /messages` with `messageType: "transaction"`: stores `message` as a half message,
     /// invisible until [`Client::commit_transaction`]. A message with a delay is refused.
-    /// Not retried once sent.
+    /// Retried as [`publish`](Self::publish) is; a retry of one that reached the server
+    /// answers the transaction prepared first (`duplicate: true`).
     pub async fn prepare_transaction(
         &self,
         topic: &str,
         message: &Publish,
         options: &TxnOptions,
     ) -> Result<Prepared> {
-        let body = message.wire(Some(topic), Some(options));
-        self.data(self.api(Method::POST, &["messages"]).json(&body)?).await
+        let key = message.key_for_retries();
+        let body = message.wire(Some(topic), Some(options), &key);
+        self.data(self.api(Method::POST, &["messages"]).json(&body)?.idempotent()).await
     }
 
     /// `GET /topics/{name}/scheduled`: up to `limit` (default 100) scheduled messages of
@@ -337,14 +377,14 @@ mod tests {
     use super::*;
 
     fn wire(message: &Publish, topic: Option<&str>, txn: Option<&TxnOptions>) -> Value {
-        serde_json::to_value(message.wire(topic, txn)).unwrap()
+        serde_json::to_value(message.wire(topic, txn, "ik")).unwrap()
     }
 
     #[test]
     fn messages_have_the_api_shape() {
         assert_eq!(
             wire(&Publish::new(json!(null)), Some("t"), None),
-            json!({"topicName": "t", "value": null})
+            json!({"topicName": "t", "value": null, "idempotencyKey": "ik"})
         );
         let full = Publish::new(json!({"a": [1]}))
             .key("k")
@@ -352,13 +392,13 @@ mod tests {
             .delay(Duration::from_millis(1500));
         assert_eq!(
             wire(&full, None, None),
-            json!({"key": "k", "value": {"a": [1]}, "headers": {"h": "v"}, "messageType": "delay", "delaySeconds": 1.5})
+            json!({"key": "k", "value": {"a": [1]}, "headers": {"h": "v"}, "messageType": "delay", "delaySeconds": 1.5, "idempotencyKey": "ik"})
         );
         let at =
             DateTime::parse_from_rfc3339("2030-01-02T03:04:05.250Z").unwrap().with_timezone(&Utc);
         assert_eq!(
             wire(&Publish::new(1).deliver_at(at), Some("t"), None),
-            json!({"topicName": "t", "value": 1, "messageType": "delay", "deliverAt": "2030-01-02T03:04:05.250Z"})
+            json!({"topicName": "t", "value": 1, "messageType": "delay", "deliverAt": "2030-01-02T03:04:05.250Z", "idempotencyKey": "ik"})
         );
         let txn = TxnOptions {
             checkback_url: Some("http://127.0.0.1:9/check".into()),
@@ -366,13 +406,17 @@ mod tests {
         };
         assert_eq!(
             wire(&Publish::new("x"), Some("t"), Some(&txn)),
-            json!({"topicName": "t", "value": "x", "messageType": "transaction", "checkbackUrl": "http://127.0.0.1:9/check", "transactionTimeoutSeconds": 5.0})
+            json!({"topicName": "t", "value": "x", "messageType": "transaction", "checkbackUrl": "http://127.0.0.1:9/check", "transactionTimeoutSeconds": 5.0, "idempotencyKey": "ik"})
         );
         #[derive(Serialize)]
         struct Order {
             id: u32,
         }
         assert_eq!(Publish::json(&Order { id: 7 }).unwrap().value, json!({"id": 7}));
+        // A message without a key gets a fresh one per call, one with a key keeps it.
+        let keyless = Publish::new(1);
+        assert_ne!(keyless.key_for_retries(), keyless.key_for_retries());
+        assert_eq!(Publish::new(1).idempotency_key("mine").key_for_retries(), "mine");
     }
 
     #[test]

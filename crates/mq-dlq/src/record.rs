@@ -96,6 +96,7 @@ pub fn redrive_record(dead: &DeadLetterMessage, message_id: &str) -> NewRecord {
         headers,
         producer_id: None,
         message_type: MessageType::Normal,
+        dedup: None,
     }
 }
 

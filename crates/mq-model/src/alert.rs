@@ -16,6 +16,9 @@ pub enum AlertRule {
     DeadLetters,
     /// A group with backlog and no live consumer.
     NoConsumer,
+    /// A partition lost writes it had acknowledged (a Redis failover to a replica that lagged,
+    /// or a restart that lost the last writes) and skipped the offsets they had.
+    OffsetRollback,
 }
 
 impl AlertRule {
@@ -26,6 +29,7 @@ impl AlertRule {
             AlertRule::ConsumerLag => "consumer_lag",
             AlertRule::DeadLetters => "dead_letters",
             AlertRule::NoConsumer => "no_consumer",
+            AlertRule::OffsetRollback => "offset_rollback",
         }
     }
 }
@@ -37,7 +41,8 @@ impl AlertRule {
 pub struct Alert {
     /// Unique per firing, `alert_` + UUID v7.
     pub id: String,
-    /// What it is about, one active alert per key: `<rule>:<topic>:<group>`.
+    /// What it is about, one active alert per key: `<rule>:<topic>:<group>`, or
+    /// `offset_rollback:<topic>:<partition>`.
     pub key: String,
     /// The rule.
     pub rule: AlertRule,
@@ -45,7 +50,7 @@ pub struct Alert {
     pub severity: String,
     /// The topic.
     pub topic_name: String,
-    /// The group, for group rules.
+    /// The group, for group rules (every rule but `offset_rollback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
     /// A sentence for people.

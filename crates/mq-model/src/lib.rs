@@ -45,8 +45,8 @@ pub use security::{ApiToken, AuditRecord, Role};
 pub use topic::{Topic, TopicStatus};
 pub use transaction::{DecidedBy, Transaction, TransactionEvent, TransactionState};
 pub use validate::{
-    validate_client_id, validate_max_message_size, validate_partitions,
+    validate_client_id, validate_idempotency_key, validate_max_message_size, validate_partitions,
     validate_replication_factor, validate_retention_ms, validate_topic_name,
-    DEFAULT_MAX_MESSAGE_SIZE, MAX_CLIENT_ID_LEN, MAX_MESSAGE_SIZE_LIMIT, MAX_PARTITIONS,
-    MAX_TOPIC_NAME_LEN,
+    DEFAULT_MAX_MESSAGE_SIZE, MAX_CLIENT_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_SIZE_LIMIT,
+    MAX_PARTITIONS, MAX_TOPIC_NAME_LEN,
 };

@@ -70,6 +70,25 @@ pub fn validate_client_id(field: &'static str, value: &str) -> Result<(), ModelE
     Ok(())
 }
 
+/// Longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// Checks an idempotency key: 1 to 128 bytes, no control characters. `field` is the JSON
+/// name used in the error (`idempotencyKey`, `messages[3].idempotencyKey`, `Idempotency-Key`).
+pub fn validate_idempotency_key(field: &'static str, value: &str) -> Result<(), ModelError> {
+    let err = |reason| ModelError::InvalidId { field, value: value.to_owned(), reason };
+    if value.is_empty() {
+        return Err(err("must not be empty"));
+    }
+    if value.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(err("must be at most 128 bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(err("must not contain control characters"));
+    }
+    Ok(())
+}
+
 fn range(
     field: &'static str,
     expected: &'static str,

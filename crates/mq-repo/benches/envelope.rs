@@ -69,6 +69,7 @@ fn record(size: usize) -> NewRecord {
         ]),
         producer_id: None,
         message_type: MessageType::Normal,
+        dedup: None,
     }
 }
 

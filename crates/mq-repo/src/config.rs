@@ -49,6 +49,15 @@ pub struct RedisConfig {
     pub connect_timeout_ms: u64,
     /// Bound on any one command, in milliseconds (default 5000).
     pub command_timeout_ms: u64,
+    /// Replicas that must confirm every write mq acknowledges (publish, delayed and
+    /// transactional messages, commits, the hand-over of due delayed messages, redrives)
+    /// before it answers (default 0: answer once the master has it). Above 0, each such write
+    /// is followed by `WAIT` on the same connection and node (on a cluster, per master); too
+    /// few confirmations within `replica_ack_timeout_ms` answer 503.
+    pub min_replica_acks: u32,
+    /// How long a write waits for `min_replica_acks` confirmations, in milliseconds (default
+    /// 1000; less than `command_timeout_ms`).
+    pub replica_ack_timeout_ms: u64,
 }
 
 /// `message_queue.redis.cluster`: the seed nodes of a Redis Cluster.
@@ -104,6 +113,8 @@ impl Default for RedisConfig {
             pool_size: 4,
             connect_timeout_ms: 5_000,
             command_timeout_ms: 5_000,
+            min_replica_acks: 0,
+            replica_ack_timeout_ms: 1_000,
         }
     }
 }
@@ -202,7 +213,22 @@ impl RedisConfig {
         if self.connect_timeout_ms == 0 || self.command_timeout_ms == 0 {
             return Err(invalid("redis.*_timeout_ms", "must be greater than 0"));
         }
+        if self.min_replica_acks > 0
+            && (self.replica_ack_timeout_ms == 0
+                || self.replica_ack_timeout_ms >= self.command_timeout_ms)
+        {
+            return Err(invalid(
+                "redis.replica_ack_timeout_ms",
+                "must be at least 1 and less than redis.command_timeout_ms when \
+                 redis.min_replica_acks is above 0",
+            ));
+        }
         Ok(())
+    }
+
+    /// How long a write waits for replica confirmations, as a duration.
+    pub fn replica_ack_timeout(&self) -> Duration {
+        Duration::from_millis(self.replica_ack_timeout_ms)
     }
 
     /// The URL of a standalone server: `url` if set, else one built from host, port and db.

@@ -87,6 +87,23 @@ pub enum RepoError {
         /// The bound that ran out.
         after: Duration,
     },
+    /// A write reached Redis, but fewer replicas than `redis.min_replica_acks` confirmed it in
+    /// time: it may or may not survive a failover.
+    #[error(
+        "the write reached Redis but {confirmed} of the {wanted} replicas asked for confirmed it \
+         within {after:?}: it may or may not be kept; repeating it with the same idempotency \
+         key is safe"
+    )]
+    NotReplicated {
+        /// The operation, e.g. `append`.
+        op: &'static str,
+        /// Replicas that confirmed.
+        confirmed: u32,
+        /// Replicas asked for (`redis.min_replica_acks`).
+        wanted: u32,
+        /// How long it waited.
+        after: Duration,
+    },
     /// A stored value could not be decoded: written by an incompatible version, or damaged.
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt {
@@ -102,14 +119,16 @@ impl RepoError {
     /// request it understood and refused. Callers may retry these.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            RepoError::Timeout { .. } => true,
-            RepoError::Redis { source, .. } => matches!(
-                source.kind(),
-                fred::error::ErrorKind::IO
-                    | fred::error::ErrorKind::Timeout
-                    | fred::error::ErrorKind::Canceled
-                    | fred::error::ErrorKind::Backpressure
-            ),
+            RepoError::Timeout { .. } | RepoError::NotReplicated { .. } => true,
+            RepoError::Redis { source, .. } => {
+                matches!(
+                    source.kind(),
+                    fred::error::ErrorKind::IO
+                        | fred::error::ErrorKind::Timeout
+                        | fred::error::ErrorKind::Canceled
+                        | fred::error::ErrorKind::Backpressure
+                ) || crate::redis::not_run(source)
+            }
             RepoError::Mongo { source, .. } => matches!(
                 *source.kind,
                 mongodb::error::ErrorKind::Io(_)

@@ -6,18 +6,20 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
-use crate::{Appended, NewRecord, RepoResult, TopicRef};
+use crate::{Appended, NewRecord, Original, RepoResult, TopicRef};
 
 /// Per-partition holds of half messages.
 #[async_trait]
 pub trait HalfMessageStore: Send + Sync + Debug {
-    /// Holds a half message for a partition, durably; one with the same id is replaced.
+    /// Holds a half message for a partition, durably; one with the same id is replaced. When the
+    /// partition stored its idempotency key ([`NewRecord::dedup`]) within the window, nothing
+    /// is held and the answer says what the key's first record became.
     async fn prepare(
         &self,
         topic: TopicRef<'_>,
         partition: u32,
         record: NewRecord,
-    ) -> RepoResult<()>;
+    ) -> RepoResult<Option<Original>>;
 
     /// Appends the half message to its partition's log (offset and timestamp as any append)
     /// and drops the hold, in one atomic step: however many callers race, it is appended once.

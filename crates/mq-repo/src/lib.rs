@@ -31,8 +31,8 @@ pub use config::{
 pub use error::{Backend, RepoError, RepoResult};
 pub use half::HalfMessageStore;
 pub use log::{
-    Appended, Attempt, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
-    PendingEntry, Record, Redelivery, StartPosition,
+    Appended, Attempt, Dedup, Delivery, Failure, GroupLag, MessageLog, NewRecord, OffsetRollback,
+    Original, PartitionStats, PendingEntry, Record, Redelivery, StartPosition,
 };
 pub use memory::{MemoryMessageLog, MemoryMetadata};
 pub use metadata::{

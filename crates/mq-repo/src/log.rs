@@ -25,15 +25,73 @@ pub struct NewRecord {
     pub producer_id: Option<String>,
     /// Normal, delayed or transactional.
     pub message_type: MessageType,
+    /// Makes storing it idempotent: a record whose key was stored in the same partition within
+    /// the window is not stored again, and the store answers what the first one got.
+    pub dedup: Option<Dedup>,
+}
+
+/// An idempotency key and how long the partition remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// The key, 1 to 128 bytes.
+    pub key: String,
+    /// How long after the first store a repeat is still recognised, in milliseconds (more than
+    /// 0).
+    pub window_ms: u64,
+}
+
+/// What the first record with an idempotency key became, answered again for its repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Original {
+    /// Appended to the log.
+    Appended {
+        /// Its message id.
+        message_id: String,
+        /// Its offset.
+        offset: u64,
+        /// Its append time in ms.
+        timestamp_ms: i64,
+    },
+    /// Put in the partition's schedule of delayed messages.
+    Scheduled {
+        /// Its message id.
+        message_id: String,
+        /// When it was due, in ms.
+        due_ms: i64,
+    },
+    /// Held as the half message of a transaction.
+    Held {
+        /// Its message id.
+        message_id: String,
+    },
 }
 
 /// Where an appended record landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
-    /// Its offset in the partition.
+    /// Its offset in the partition (the first store's, for a repeat of an appended record).
     pub offset: u64,
     /// Its append time in milliseconds since the epoch; never decreases within a partition.
     pub timestamp_ms: i64,
+    /// For a repeat of an idempotency key: what the first record with it became; nothing was
+    /// stored. For an original appended to the log, `offset` and `timestamp_ms` are its own.
+    pub duplicate_of: Option<Original>,
+}
+
+impl Appended {
+    /// A record stored now at `offset`.
+    pub fn stored(offset: u64, timestamp_ms: i64) -> Appended {
+        Appended { offset, timestamp_ms, duplicate_of: None }
+    }
+
+    /// A repeat of `original`: nothing stored.
+    pub fn repeat_of(original: Original) -> Appended {
+        let (offset, timestamp_ms) = match &original {
+            Original::Appended { offset, timestamp_ms, .. } => (*offset, *timestamp_ms),
+            Original::Scheduled { .. } | Original::Held { .. } => (0, 0),
+        };
+        Appended { offset, timestamp_ms, duplicate_of: Some(original) }
+    }
 }
 
 /// A stored record.
@@ -142,6 +200,21 @@ pub struct PartitionStats {
     pub end_offset: u64,
     /// Records currently stored.
     pub length: u64,
+    /// The last time the partition would have handed out offsets again (writes lost by a
+    /// failover or a restart), and skipped them instead; `None` if that never happened.
+    pub last_rollback: Option<OffsetRollback>,
+}
+
+/// Offsets a partition skipped because it had lost the writes that took them (see
+/// [`MessageLog::append`]): `from..to` were handed out before and are never handed out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetRollback {
+    /// When it was found, in ms since the epoch.
+    pub at_ms: i64,
+    /// The offset the partition would have handed out next.
+    pub from: u64,
+    /// The offset it handed out instead: one past the highest known to have been handed out.
+    pub to: u64,
 }
 
 /// How far a group is behind in a partition.
@@ -169,6 +242,15 @@ pub trait MessageLog: Send + Sync + Debug {
     fn backend(&self) -> Backend;
 
     /// Appends records to a partition in one atomic step, in order; returns where each landed.
+    /// A record with an idempotency key ([`NewRecord::dedup`]) that the partition stored (or
+    /// scheduled, or held) within the window is not stored again: its answer says what the
+    /// first one became ([`Appended::duplicate_of`]), and later records of the batch take the
+    /// offsets it did not. A key repeated within one batch is stored once, at its first place.
+    ///
+    /// A partition never hands out an offset again that this store handed out before, even
+    /// when the data behind it lost the writes (a Redis failover to a replica that lagged, a
+    /// restart that lost the last writes): it skips to past the highest it knows of and
+    /// records the skip in [`PartitionStats::last_rollback`].
     async fn append(
         &self,
         topic: TopicRef<'_>,

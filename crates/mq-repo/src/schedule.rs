@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Appended, HalfMessageStore, MessageLog, NewRecord, RepoResult, StatsStore, TopicRef};
+use crate::{
+    Appended, HalfMessageStore, MessageLog, NewRecord, Original, RepoResult, StatsStore, TopicRef,
+};
 
 /// A message to deliver later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +57,15 @@ pub struct ScheduleCursor {
 #[async_trait]
 pub trait ScheduleStore: Send + Sync + Debug {
     /// Adds messages to a partition's schedule, durably. A message id already scheduled there
-    /// is replaced.
+    /// is replaced. A message whose idempotency key ([`NewRecord::dedup`]) the partition stored
+    /// within its window is not scheduled: its place in the answer says what the first record
+    /// with the key became (`None` for messages scheduled now).
     async fn schedule(
         &self,
         topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
-    ) -> RepoResult<()>;
+    ) -> RepoResult<Vec<Option<Original>>>;
 
     /// Up to `limit` entries of a partition due at or before `until_ms`, earliest first, as
     /// (message id, due time).

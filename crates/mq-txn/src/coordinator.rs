@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mq_model::{
-    new_id, Clock, DecidedBy, IdKind, Page, Paged, Placement, Transaction, TransactionEvent,
-    TransactionState,
+    Clock, DecidedBy, Page, Paged, Placement, Transaction, TransactionEvent, TransactionState,
 };
-use mq_repo::{HalfMessageStore, NewRecord, TopicRef, TransactionFilter, TransactionRepository};
+use mq_repo::{
+    HalfMessageStore, NewRecord, Original, TopicRef, TransactionFilter, TransactionRepository,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,6 +39,22 @@ pub struct Prepare {
     pub checkback_url: Option<String>,
     /// How long it may stay undecided before the first check-back (default from config).
     pub timeout: Option<Duration>,
+}
+
+/// What `prepare` did: the transaction, and whether it was a repeat of an idempotency key (then
+/// the transaction is the first one, prepared earlier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// True for a repeat: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A transaction's id, derived from its message's (`msg_<uuid>` → `txn_<uuid>`), so that a
+/// repeat of an idempotency key, which finds the first message id, finds its transaction too.
+pub fn transaction_id_of(message_id: &str) -> String {
+    format!("txn_{}", message_id.strip_prefix("msg_").unwrap_or(message_id))
 }
 
 /// Called with the topic, partition and outcome of each decision that took effect here
@@ -117,7 +134,7 @@ impl Transactions {
     /// Stores a half message and its record (state `prepared`): durable, invisible to every
     /// consumer until committed. `InvalidRequest` for a check-back URL that is not allowed or
     /// a timeout out of range.
-    pub async fn prepare(&self, prepare: Prepare) -> TxnResult<Transaction> {
+    pub async fn prepare(&self, prepare: Prepare) -> TxnResult<Prepared> {
         let cfg = &self.inner.cfg;
         if let Some(url) = &prepare.checkback_url {
             check_url(url, &cfg.checkback_allowlist)
@@ -136,7 +153,7 @@ impl Transactions {
         let now = self.inner.clock.now();
         let record = prepare.record;
         let txn = Transaction {
-            transaction_id: new_id(IdKind::Transaction),
+            transaction_id: transaction_id_of(&record.message_id),
             message_id: record.message_id.clone(),
             topic_name: prepare.topic,
             partition: prepare.partition,
@@ -163,20 +180,50 @@ impl Transactions {
         // whose check-back finds nothing held and rolls it back.
         let txn = self.inner.repo.insert(txn).await?;
         let held = self.inner.half.prepare(held_in(&txn), txn.partition, record).await;
-        if let Err(error) = held {
-            let reason = format!("the half message could not be stored: {error}");
-            let _ = self
-                .decide(
-                    &txn.transaction_id,
-                    TransactionState::RolledBack,
-                    DecidedBy::Producer,
-                    Some(reason),
-                )
-                .await;
-            return Err(error.into());
+        let original = match held {
+            Ok(original) => original,
+            Err(error) => {
+                let reason = format!("the half message could not be stored: {error}");
+                self.drop_prepared(&txn.transaction_id, reason).await;
+                return Err(error.into());
+            }
+        };
+        match original {
+            None => {
+                tracing::debug!(txn = %txn.transaction_id, topic = %txn.topic_name, partition = txn.partition, "transaction prepared");
+                Ok(Prepared { transaction: txn, duplicate: false })
+            }
+            // A repeat of an idempotency key: this record goes, the first transaction answers.
+            Some(Original::Held { message_id }) => {
+                let first = transaction_id_of(&message_id);
+                let reason = format!("a repeat of the idempotency key of {first}");
+                self.drop_prepared(&txn.transaction_id, reason).await;
+                Ok(Prepared { transaction: self.get(&first).await?, duplicate: true })
+            }
+            Some(
+                Original::Appended { message_id, .. } | Original::Scheduled { message_id, .. },
+            ) => {
+                let reason = format!("its idempotency key was used by {message_id}");
+                self.drop_prepared(&txn.transaction_id, reason).await;
+                Err(TxnError::InvalidRequest {
+                    field: "idempotencyKey",
+                    reason: format!(
+                        "was used within the window by message {message_id}, which is not \
+                         transactional; use another key"
+                    ),
+                })
+            }
         }
-        tracing::debug!(txn = %txn.transaction_id, topic = %txn.topic_name, partition = txn.partition, "transaction prepared");
-        Ok(txn)
+    }
+
+    /// Rolls back a record whose half message was not stored; a failure leaves it to the
+    /// check-back, which rolls back a record without its half message.
+    async fn drop_prepared(&self, id: &str, reason: String) {
+        let decided =
+            self.decide(id, TransactionState::RolledBack, DecidedBy::Producer, Some(reason)).await;
+        if let Err(error) = decided {
+            tracing::warn!(txn = id, %error, "could not roll back at once; the check-back will");
+        }
     }
 
     /// Commits: the message is appended to its partition (once, whoever else commits it) and

@@ -26,5 +26,5 @@ mod error;
 
 pub use checker::{CheckDecision, HttpChecker, TransactionChecker};
 pub use config::{FinalAction, TxnConfig};
-pub use coordinator::{OnApplied, Prepare, Transactions};
+pub use coordinator::{transaction_id_of, OnApplied, Prepare, Prepared, Transactions};
 pub use error::{TxnError, TxnResult};

@@ -136,7 +136,14 @@ async fn script(
             let mut left = share;
             while left > 0 {
                 let take = left.min(batch as u64);
-                let args: Vec<Value> = (0..take).map(|_| Value::Bytes(entry.clone())).collect();
+                // As the broker calls it: no floor, the count, then per record its envelope,
+                // message id and no idempotency key.
+                let mut args: Vec<Value> = vec!["0".into(), "".into(), take.to_string().into()];
+                for i in 0..take {
+                    args.push(Value::Bytes(entry.clone()));
+                    args.push(format!("ceiling-{i}").into());
+                    args.push("0".into());
+                }
                 let _: Value =
                     pool.evalsha(sha.as_str(), vec![stream.clone(), meta.clone()], args).await?;
                 written.fetch_add(take, std::sync::atomic::Ordering::Relaxed);

@@ -42,6 +42,12 @@ pub(crate) struct SendMessage {
     /// Only with `messageType: "transaction"`: seconds before the first check-back.
     #[schema(exclusive_minimum = 0, maximum = 1_000_000_000)]
     pub(crate) transaction_timeout_seconds: Option<f64>,
+    /// Makes the publish safe to repeat: within the topic's dedup window (default 10 minutes)
+    /// a publish with the same key stores nothing and answers the first one, with
+    /// `"duplicate": true`. 1 to 128 bytes; the `Idempotency-Key` header does the same.
+    /// Without a `key`, the message goes to the partition of its idempotency key.
+    #[schema(min_length = 1, max_length = 128)]
+    pub(crate) idempotency_key: Option<String>,
 }
 
 impl SendMessage {
@@ -81,14 +87,35 @@ impl SendMessage {
     }
 
     /// The message to publish; `value` is required, and a delay needs `messageType: "delay"`.
-    pub(crate) fn outgoing(&self) -> Result<OutgoingMessage, ApiError> {
+    /// `header_key` is the request's `Idempotency-Key` header, if any: it must agree with the
+    /// body's `idempotencyKey` when both are given.
+    pub(crate) fn outgoing(&self, header_key: Option<&str>) -> Result<OutgoingMessage, ApiError> {
         let fields = DelayFields {
             prefix: "",
             message_type: self.message_type.unwrap_or_default(),
             delay_seconds: self.delay_seconds,
             deliver_at: self.deliver_at.as_deref(),
         };
-        outgoing("value", self.key.as_ref(), self.value.as_deref(), self.headers.as_ref(), fields)
+        let idempotency_key = match (self.idempotency_key.as_deref(), header_key) {
+            (Some(body), Some(header)) if body != header => {
+                return Err(ApiError::field(
+                    "Idempotency-Key",
+                    "differs from the body's idempotencyKey; give one, or the same in both",
+                ))
+            }
+            (Some(body), _) => Some(idempotency("idempotencyKey", body)?),
+            (None, Some(header)) => Some(idempotency("Idempotency-Key", header)?),
+            (None, None) => None,
+        };
+        let mut message = outgoing(
+            "value",
+            self.key.as_ref(),
+            self.value.as_deref(),
+            self.headers.as_ref(),
+            fields,
+        )?;
+        message.idempotency_key = idempotency_key;
+        Ok(message)
     }
 }
 
@@ -123,6 +150,10 @@ pub(crate) struct BatchItem {
     /// An RFC 3339 time; only with `messageType: "delay"`.
     #[schema(format = DateTime)]
     deliver_at: Option<String>,
+    /// As in `POST /messages`: a repeat within the window stores nothing and answers the
+    /// first, with `"duplicate": true`.
+    #[schema(min_length = 1, max_length = 128)]
+    idempotency_key: Option<String>,
 }
 
 impl SendBatch {
@@ -146,16 +177,35 @@ impl SendBatch {
                     delay_seconds: m.delay_seconds,
                     deliver_at: m.deliver_at.as_deref(),
                 };
-                outgoing(
+                let mut message = outgoing(
                     &format!("{prefix}value"),
                     m.key.as_ref(),
                     m.value.as_deref(),
                     m.headers.as_ref(),
                     fields,
-                )
+                )?;
+                message.idempotency_key = m
+                    .idempotency_key
+                    .as_deref()
+                    .map(|key| idempotency(&format!("{prefix}idempotencyKey"), key))
+                    .transpose()?;
+                Ok(message)
             })
             .collect()
     }
+}
+
+/// An idempotency key, checked (1 to 128 bytes, no control characters) with `field` named in
+/// the error.
+fn idempotency(field: &str, key: &str) -> Result<String, ApiError> {
+    mq_model::validate_idempotency_key("idempotencyKey", key).map_err(|error| {
+        let reason = match error {
+            mq_model::ModelError::InvalidId { reason, .. } => reason.to_owned(),
+            other => other.to_string(),
+        };
+        ApiError::field(field, reason)
+    })?;
+    Ok(key.to_owned())
 }
 
 fn outgoing(
@@ -175,6 +225,7 @@ fn outgoing(
         producer_id: None,
         message_type: delay.message_type,
         delay: delay.delay()?,
+        idempotency_key: None,
     })
 }
 
@@ -244,6 +295,10 @@ struct BatchResult {
     /// When a scheduled message becomes visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     deliver_at: Option<DateTime<Utc>>,
+    /// `true` when this repeated an idempotency key: nothing was stored, and the fields are
+    /// the first publish's. Left out otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 impl From<Published> for BatchResult {
@@ -259,6 +314,7 @@ impl From<Published> for BatchResult {
             timestamp: (!scheduled).then_some(p.timestamp),
             status,
             deliver_at: if scheduled { p.deliver_at } else { None },
+            duplicate: p.duplicate,
         }
     }
 }
@@ -466,22 +522,29 @@ pub(crate) struct PreparedOut {
     topic_name: String,
     /// The partition it will be appended to when committed.
     partition: u32,
-    /// `prepared`.
-    #[schema(pattern = "^prepared$")]
+    /// `prepared`; for a repeat of an idempotency key, the first transaction's state
+    /// (`prepared`, `committed` or `rolled_back`).
+    #[schema(pattern = "^(prepared|committed|rolled_back)$")]
     status: &'static str,
     /// When the check-back asks the producer, if the transaction is still undecided.
     check_at: DateTime<Utc>,
+    /// `true` when this repeated an idempotency key: nothing was stored, and this is the first
+    /// transaction. Left out otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
-impl From<mq_model::Transaction> for PreparedOut {
-    fn from(t: mq_model::Transaction) -> Self {
+impl From<mq_broker::Prepared> for PreparedOut {
+    fn from(prepared: mq_broker::Prepared) -> Self {
+        let t = prepared.transaction;
         Self {
             message_id: t.message_id,
             transaction_id: t.transaction_id,
             topic_name: t.topic_name,
             partition: t.partition,
-            status: "prepared",
+            status: t.state.as_str(),
             check_at: t.check_at,
+            duplicate: prepared.duplicate,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (`messageType: "delay"` with `delaySeconds` or `deliverAt`), or for a single message
 //! transactional (`messageType: "transaction"`: a half message, see `transactions.rs`).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use mq_broker::Broker;
 
 use super::Routes;
@@ -28,8 +28,11 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
     tag = "messages",
     operation_id = "sendMessage",
     request_body = SendMessage,
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "The same as the body's `idempotencyKey` (1 to 128 bytes).")),
     responses(
-        (status = 200, description = "Sent (`message sent`) or prepared (`transaction prepared`).",
+        (status = 200, description = "Sent (`message sent`) or prepared (`transaction prepared`); \
+         a repeat of an idempotency key answers the first publish with `duplicate: true`.",
          body = Envelope<SentOut>),
         (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
         (status = 413, description = "The value is larger than the topic's `maxMessageSize`, \
@@ -39,11 +42,18 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
 async fn send(
     broker: web::Data<Broker>,
     caller: Caller,
+    request: HttpRequest,
     body: Json<SendMessage>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_produce(&body.topic_name)?;
     let options = body.txn_options()?;
-    let mut message = body.outgoing()?;
+    let header_key = match request.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::field("Idempotency-Key", "must be visible ASCII text (1 to 128 bytes)")
+        })?),
+    };
+    let mut message = body.outgoing(header_key)?;
     if body.is_transaction() {
         // The transaction belongs to the token that prepared it: a service token may read and
         // decide only its own.

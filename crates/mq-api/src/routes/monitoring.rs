@@ -93,6 +93,23 @@ struct PartitionOut {
     message_rate: f64,
     /// Messages stored.
     message_count: u64,
+    /// The last time the partition lost writes it had acknowledged (a Redis failover to a
+    /// replica that lagged, or a restart that lost the last writes) and skipped the offsets
+    /// they had, so that no offset is handed out twice. Left out if it never did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_offset_rollback: Option<RollbackOut>,
+}
+
+/// Offsets a partition skipped after losing acknowledged writes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RollbackOut {
+    /// When it was found.
+    at: chrono::DateTime<chrono::Utc>,
+    /// The first offset skipped: what the partition would have handed out next.
+    from_offset: u64,
+    /// One past the last offset skipped: where it went on.
+    to_offset: u64,
 }
 
 /// One consumer group's figures.
@@ -168,6 +185,11 @@ fn render(view: Monitoring, chosen: Sections, range: &str) -> MonitoringOut {
                     offset: p.offset,
                     message_rate: round(p.message_rate),
                     message_count: p.message_count,
+                    last_offset_rollback: p.last_offset_rollback.map(|r| RollbackOut {
+                        at: chrono::DateTime::from_timestamp_millis(r.at_ms).unwrap_or_default(),
+                        from_offset: r.from,
+                        to_offset: r.to,
+                    }),
                 })
                 .collect(),
             consume_rate: round(t.consume_rate),

@@ -71,6 +71,7 @@ impl Harness {
             headers: BTreeMap::new(),
             producer_id: None,
             message_type: mq_model::MessageType::Delay,
+            dedup: None,
         };
         ScheduleStore::schedule(
             &*self.log,

@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 
 use super::log::lock;
-use crate::{Appended, HalfMessageStore, MemoryMessageLog, NewRecord, RepoResult, TopicRef};
+use crate::{
+    Appended, HalfMessageStore, MemoryMessageLog, NewRecord, Original, RepoResult, TopicRef,
+};
 
 #[async_trait]
 impl HalfMessageStore for MemoryMessageLog {
@@ -13,11 +15,20 @@ impl HalfMessageStore for MemoryMessageLog {
         &self,
         topic: TopicRef<'_>,
         partition: u32,
-        record: NewRecord,
-    ) -> RepoResult<()> {
+        mut record: NewRecord,
+    ) -> RepoResult<Option<Original>> {
+        let now_ms = self.clock.now_ms();
         let part = self.partition(topic, partition);
-        lock(&part).half.insert(record.message_id.clone(), record);
-        Ok(())
+        let mut part = lock(&part);
+        if let Some(dedup) = record.dedup.take() {
+            if let Some(original) = part.original(&dedup.key, now_ms) {
+                return Ok(Some(original));
+            }
+            let original = Original::Held { message_id: record.message_id.clone() };
+            part.remember(&dedup, original, now_ms);
+        }
+        part.half.insert(record.message_id.clone(), record);
+        Ok(None)
     }
 
     async fn commit(

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use mq_model::{Clock, SystemClock};
 
 use crate::{
-    Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
-    PendingEntry, Record, Redelivery, RepoError, RepoResult, StartPosition, TopicRef,
+    Appended, Attempt, Backend, Dedup, Delivery, Failure, GroupLag, MessageLog, NewRecord,
+    Original, PartitionStats, PendingEntry, Record, Redelivery, RepoError, RepoResult,
+    StartPosition, TopicRef,
 };
 
 type PartitionKey = (String, u32);
@@ -39,6 +40,9 @@ pub(super) struct Partition {
     pub(super) due_of: HashMap<String, i64>,
     /// Half messages of transactions by message id, waiting for a commit or a rollback.
     pub(super) half: HashMap<String, NewRecord>,
+    /// Idempotency keys stored here, with what their first record became and until when (ms)
+    /// a repeat is recognised.
+    dedup: HashMap<String, (Original, i64)>,
 }
 
 #[derive(Debug)]
@@ -83,11 +87,46 @@ impl PendingState {
 
 impl Partition {
     /// Appends records with the next offsets and one timestamp that never goes back.
+    /// What the first record with idempotency key `key` became, if it was stored here within
+    /// its window (as of `now_ms`).
+    pub(super) fn original(&mut self, key: &str, now_ms: i64) -> Option<Original> {
+        match self.dedup.get(key) {
+            Some((original, until)) if *until > now_ms => Some(original.clone()),
+            Some(_) => {
+                self.dedup.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers that the first record with `dedup`'s key became `original`.
+    pub(super) fn remember(&mut self, dedup: &Dedup, original: Original, now_ms: i64) {
+        // Expired keys go now and then, not on every store: a sweep costs the map's size.
+        if self.dedup.len() >= 1024 && self.dedup.len().is_power_of_two() {
+            self.dedup.retain(|_, (_, until)| *until > now_ms);
+        }
+        let window = i64::try_from(dedup.window_ms).unwrap_or(i64::MAX);
+        self.dedup.insert(dedup.key.clone(), (original, now_ms.saturating_add(window)));
+    }
+
     pub(super) fn push(&mut self, records: Vec<NewRecord>, now_ms: i64) -> Vec<Appended> {
         let timestamp_ms = now_ms.max(self.last_timestamp_ms);
         self.last_timestamp_ms = timestamp_ms;
         let mut appended = Vec::with_capacity(records.len());
         for new in records {
+            if let Some(dedup) = &new.dedup {
+                if let Some(original) = self.original(&dedup.key, now_ms) {
+                    appended.push(Appended::repeat_of(original));
+                    continue;
+                }
+                let original = Original::Appended {
+                    message_id: new.message_id.clone(),
+                    offset: self.next_offset,
+                    timestamp_ms,
+                };
+                self.remember(dedup, original, now_ms);
+            }
             let offset = self.next_offset;
             self.next_offset += 1;
             self.records.push_back(Record {
@@ -100,7 +139,7 @@ impl Partition {
                 producer_id: new.producer_id,
                 message_type: new.message_type,
             });
-            appended.push(Appended { offset, timestamp_ms });
+            appended.push(Appended::stored(offset, timestamp_ms));
         }
         appended
     }
@@ -323,6 +362,8 @@ impl MessageLog for MemoryMessageLog {
             first_offset: part.first_offset(),
             end_offset: part.next_offset,
             length: part.records.len() as u64,
+            // Memory loses nothing it acknowledged short of losing everything.
+            last_rollback: None,
         })
     }
 

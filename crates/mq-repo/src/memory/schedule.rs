@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::log::lock;
 use crate::{
-    Fired, MemoryMessageLog, RepoResult, ScheduleCursor, ScheduleStore, ScheduledEntry,
+    Fired, MemoryMessageLog, Original, RepoResult, ScheduleCursor, ScheduleStore, ScheduledEntry,
     ScheduledRecord, TopicRef,
 };
 
@@ -16,17 +16,28 @@ impl ScheduleStore for MemoryMessageLog {
         topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
-    ) -> RepoResult<()> {
+    ) -> RepoResult<Vec<Option<Original>>> {
+        let now_ms = self.clock.now_ms();
         let part = self.partition(topic, partition);
         let mut part = lock(&part);
-        for ScheduledRecord { due_ms, record } in records {
+        let mut answers = Vec::with_capacity(records.len());
+        for ScheduledRecord { due_ms, mut record } in records {
             let id = record.message_id.clone();
+            if let Some(dedup) = record.dedup.take() {
+                if let Some(original) = part.original(&dedup.key, now_ms) {
+                    answers.push(Some(original));
+                    continue;
+                }
+                let original = Original::Scheduled { message_id: id.clone(), due_ms };
+                part.remember(&dedup, original, now_ms);
+            }
             if let Some(old) = part.due_of.insert(id.clone(), due_ms) {
                 part.scheduled.remove(&(old, id.clone()));
             }
             part.scheduled.insert((due_ms, id), record);
+            answers.push(None);
         }
-        Ok(())
+        Ok(answers)
     }
 
     async fn due(

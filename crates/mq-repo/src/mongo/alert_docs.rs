@@ -259,6 +259,7 @@ mod tests {
             AlertRule::ConsumerLag,
             AlertRule::DeadLetters,
             AlertRule::NoConsumer,
+            AlertRule::OffsetRollback,
         ] {
             assert_eq!(bson::to_bson(&rule).unwrap(), Bson::String(rule.as_str().into()));
         }

@@ -62,7 +62,7 @@ const RESTART_PAUSE: Duration = Duration::from_millis(100);
 
 /// Whether Redis (or the client, before sending) refused `error`'s command without running
 /// it, so that sending it again cannot apply it twice.
-pub(super) fn not_run(error: &Error) -> bool {
+pub(crate) fn not_run(error: &Error) -> bool {
     let details = error.details();
     // Server answers that come instead of running the command. `ERR Error running script`
     // wraps an error raised inside a script, which may have written before it: not listed.
@@ -284,6 +284,52 @@ impl super::RedisMessageLog {
     ) -> RepoResult<Value> {
         // Cloning per attempt is cheap: keys are short and byte arguments are shared.
         self.run(op, || script.run(&self.pool, keys.clone(), args.clone())).await
+    }
+
+    /// Runs a write that mq acknowledges: like [`script`](Self::script), and with
+    /// `min_replica_acks` above 0 followed by `WAIT` on the same connection and node (routed
+    /// by the slot of its first key), failing with [`RepoError::NotReplicated`] when fewer
+    /// replicas than asked confirm it in time. Only the script is repeated on a refusal: once
+    /// it ran, the answer of its `WAIT` is final.
+    pub(super) async fn script_replicated(
+        &self,
+        op: &'static str,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<Value>,
+    ) -> RepoResult<Value> {
+        let Some(replicated) = &self.replicated else {
+            return self.script(op, script, keys, args).await;
+        };
+        let slot = keys.first().map_or(0, |key| fred::util::redis_keyslot(key.as_bytes()));
+        let wanted = Value::from(replicated.wanted.to_string());
+        let timeout_ms = Value::from(
+            u64::try_from(replicated.timeout.as_millis()).unwrap_or(u64::MAX).max(1).to_string(),
+        );
+        let ran = self
+            .run(op, || async {
+                // One pooled client for both, so both go down the same connection in order:
+                // WAIT counts the replicas that have everything this connection wrote.
+                let client = replicated.pool.next();
+                let reply = script.run(client, keys.clone(), args.clone()).await?;
+                let command = CustomCommand::new_static("WAIT", ClusterHash::Custom(slot), false);
+                let waited: Result<i64, Error> =
+                    client.custom(command, vec![wanted.clone(), timeout_ms.clone()]).await;
+                Ok((reply, waited))
+            })
+            .await?;
+        let (reply, waited) = ran;
+        let confirmed = waited.map_err(RepoError::redis(op))?;
+        let confirmed = u32::try_from(confirmed).unwrap_or(0);
+        if confirmed < replicated.wanted {
+            return Err(RepoError::NotReplicated {
+                op,
+                confirmed,
+                wanted: replicated.wanted,
+                after: replicated.timeout,
+            });
+        }
+        Ok(reply)
     }
 
     /// Runs a script with [`run_raw`](Self::run_raw)'s rules.

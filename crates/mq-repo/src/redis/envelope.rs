@@ -180,6 +180,7 @@ mod tests {
             headers: BTreeMap::from([("a".into(), "b".into())]),
             producer_id: None,
             message_type,
+            dedup: None,
         }
     }
 

@@ -19,7 +19,8 @@
 //!
 //! | Method         | Redis                                                                  |
 //! |----------------|------------------------------------------------------------------------|
-//! | `prepare`      | `HSET tx id envelope` (replaces a message of the same id)              |
+//! | `prepare`      | `prepare_half.lua`: `GET`/`SET PX` of its idempotency key if any, then |
+//! |                | `HSET tx id envelope` (replaces a message of the same id)              |
 //! | `commit`       | `commit_half.lua`: `HGET tx id`; if held, `HDEL tx id` and the append  |
 //! |                | of `append.lua` (`append_entries` in common.lua)                       |
 //! | `rollback`     | `HDEL tx id`                                                           |
@@ -42,8 +43,8 @@ use fred::prelude::{HashesInterface, Value};
 use super::envelope;
 use super::reply;
 use crate::{
-    Appended, HalfMessageStore, MessageLog, NewRecord, RedisMessageLog, RepoError, RepoResult,
-    TopicRef,
+    Appended, HalfMessageStore, MessageLog, NewRecord, Original, RedisMessageLog, RepoError,
+    RepoResult, TopicRef,
 };
 
 #[async_trait]
@@ -53,12 +54,32 @@ impl HalfMessageStore for RedisMessageLog {
         topic: TopicRef<'_>,
         partition: u32,
         record: NewRecord,
-    ) -> RepoResult<()> {
+    ) -> RepoResult<Option<Original>> {
         let keys = self.keys(topic, partition);
-        let id = record.message_id.clone();
-        let bytes = Value::Bytes(envelope::encode(record)?.into());
-        let set = || self.pool.hset::<Value, _, _>(&keys.half, (id.as_str(), bytes.clone()));
-        self.run("prepare half message", set).await.map(drop)
+        let mut script_keys = vec![keys.half.clone()];
+        let window = match &record.dedup {
+            Some(dedup) => {
+                script_keys.push(keys.dedup(&dedup.key));
+                dedup.window_ms.max(1)
+            }
+            None => 0,
+        };
+        let id = Value::from(record.message_id.as_str());
+        let args = vec![
+            id,
+            Value::Bytes(envelope::encode(record)?.into()),
+            Value::from(window.to_string()),
+        ];
+        let reply = self.script_replicated(
+            "prepare half message",
+            &self.scripts.prepare_half,
+            script_keys,
+            args,
+        );
+        match reply.await? {
+            Value::Null | Value::Boolean(false) => Ok(None),
+            stored => Ok(Some(reply::original(&reply::text(&stored, "idempotency original")?)?)),
+        }
     }
 
     async fn commit(
@@ -68,9 +89,10 @@ impl HalfMessageStore for RedisMessageLog {
         message_id: &str,
     ) -> RepoResult<Option<Appended>> {
         let keys = self.keys(topic, partition);
-        let args = vec![Value::from(message_id)];
+        let mut args = vec![Value::from(message_id)];
+        args.extend(self.floor_args(&keys.stream));
         let script = &self.scripts.commit_half;
-        committed(self.script("commit half message", script, keys.commit(), args).await?)
+        committed(self.script_replicated("commit half message", script, keys.commit(), args).await?)
     }
 
     async fn rollback(
@@ -118,7 +140,7 @@ fn committed(reply: Value) -> RepoResult<Option<Appended>> {
                 what: "commit reply",
                 detail: format!("timestamp {ts:?}"),
             })?;
-            Ok(Some(Appended { offset: reply::uint(offset, "commit offset")?, timestamp_ms }))
+            Ok(Some(Appended::stored(reply::uint(offset, "commit offset")?, timestamp_ms)))
         }
         other => Err(RepoError::Corrupt {
             what: "commit reply",
@@ -134,7 +156,7 @@ mod tests {
     #[test]
     fn parses_commit_replies() {
         let reply = Value::Array(vec![Value::Integer(7), Value::Integer(150)]);
-        assert_eq!(committed(reply).unwrap(), Some(Appended { offset: 7, timestamp_ms: 150 }));
+        assert_eq!(committed(reply).unwrap(), Some(Appended::stored(7, 150)));
         assert_eq!(committed(Value::Array(vec![])).unwrap(), None);
         assert_eq!(committed(Value::Null).unwrap(), None);
         for bad in [

@@ -89,6 +89,13 @@ impl PartitionKeys {
         format!("{}:h:{group}", self.base)
     }
 
+    /// The key remembering idempotency key `key` of the partition for its window:
+    /// `<base>:i:<key>`, a string saying what the key's first record became.
+    pub(super) fn dedup(&self, key: &str) -> String {
+        // The tag is the first `{...}`, so braces in the key cannot move it to another slot.
+        format!("{}:i:{key}", self.base)
+    }
+
     /// The stream and a group's two keys, as the group scripts take them: stream, waiting set,
     /// history hash.
     pub(super) fn group(&self, group: &str) -> Vec<String> {

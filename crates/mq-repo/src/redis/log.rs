@@ -129,9 +129,9 @@ use super::reply;
 use super::scripts::Scripts;
 use crate::timeout::bounded;
 use crate::{
-    Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, PartitionStats,
-    PendingEntry, Record, Redelivery, RedisConfig, RedisTopology, RepoError, RepoResult,
-    StartPosition, TopicRef,
+    Appended, Attempt, Backend, Delivery, Failure, GroupLag, MessageLog, NewRecord, OffsetRollback,
+    PartitionStats, PendingEntry, Record, Redelivery, RedisConfig, RedisTopology, RepoError,
+    RepoResult, StartPosition, TopicRef,
 };
 
 const GROUP: &str = "consumer group";
@@ -148,6 +148,29 @@ pub struct RedisMessageLog {
     topology: RedisTopology,
     /// Set when the log closes, so the supervisor stops restarting routing tasks.
     closing: Arc<AtomicBool>,
+    /// For each partition stream this log appended to (or saw the end of): one past the
+    /// highest offset handed out, the floor its next append passes to the script so that an
+    /// offset is never handed out twice (see `append_records` in common.lua).
+    marks: Arc<std::sync::Mutex<std::collections::HashMap<String, Mark>>>,
+    /// With `min_replica_acks` above 0: connections of their own for the writes mq
+    /// acknowledges, each followed by `WAIT` (which blocks its connection until replicas
+    /// confirm), so that reads and acks never queue behind a waiting write.
+    pub(super) replicated: Option<Replicated>,
+}
+
+/// One past the highest offset of a partition known handed out, in one of its epochs.
+#[derive(Debug, Clone)]
+pub(super) struct Mark {
+    epoch: String,
+    next: u64,
+}
+
+/// The writes that wait for replicas: their connections and what they wait for.
+#[derive(Clone)]
+pub(super) struct Replicated {
+    pub(super) pool: Pool,
+    pub(super) wanted: u32,
+    pub(super) timeout: Duration,
 }
 
 impl fmt::Debug for RedisMessageLog {
@@ -175,8 +198,23 @@ impl RedisMessageLog {
         let pool = client::build_pool(cfg)?;
         let closing = Arc::new(AtomicBool::new(false));
         client::start(&pool, cfg.topology(), closing.clone()).await;
+        let replicated = if cfg.min_replica_acks > 0 {
+            let pool = client::build_pool(cfg)?;
+            client::start(&pool, cfg.topology(), closing.clone()).await;
+            Some(Replicated {
+                pool,
+                wanted: cfg.min_replica_acks,
+                timeout: cfg.replica_ack_timeout(),
+            })
+        } else {
+            None
+        };
         let connected = bounded(Backend::Redis, "connect", cfg.connect_timeout(), async {
-            pool.wait_for_connect().await.map_err(RepoError::redis("connect"))
+            pool.wait_for_connect().await.map_err(RepoError::redis("connect"))?;
+            if let Some(replicated) = &replicated {
+                replicated.pool.wait_for_connect().await.map_err(RepoError::redis("connect"))?;
+            }
+            Ok(())
         })
         .await;
         let scripts = match connected {
@@ -196,12 +234,18 @@ impl RedisMessageLog {
                 scripts,
                 topology: cfg.topology(),
                 closing,
+                marks: Arc::default(),
+                replicated,
             }),
             Err(error) => {
                 // Stop the background reconnect loops; a failed connect must not leave them
                 // running.
                 closing.store(true, Ordering::Release);
                 let _ = tokio::time::timeout(cfg.command_timeout(), pool.quit()).await;
+                if let Some(replicated) = &replicated {
+                    let _ =
+                        tokio::time::timeout(cfg.command_timeout(), replicated.pool.quit()).await;
+                }
                 Err(error)
             }
         }
@@ -226,6 +270,34 @@ impl RedisMessageLog {
     pub async fn close(&self) {
         self.closing.store(true, Ordering::Release);
         let _ = tokio::time::timeout(self.timeout, self.pool.quit()).await;
+        if let Some(replicated) = &self.replicated {
+            let _ = tokio::time::timeout(self.timeout, replicated.pool.quit()).await;
+        }
+    }
+
+    /// The floor of `stream`'s next append as script arguments: one past the highest offset
+    /// known handed out, and the partition epoch it belongs to (`0` and `""` when unknown).
+    pub(super) fn floor_args(&self, stream: &str) -> [Value; 2] {
+        let marks = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match marks.get(stream) {
+            Some(mark) => [Value::from(mark.next.to_string()), Value::from(mark.epoch.as_str())],
+            None => [Value::from("0"), Value::from("")],
+        }
+    }
+
+    /// Notes that offsets below `next` of `stream`, in partition epoch `epoch`, were handed out.
+    /// A new epoch (the topic was created again) starts over.
+    pub(super) fn raise_floor(&self, stream: &str, epoch: &str, next: u64) {
+        if epoch.is_empty() {
+            return;
+        }
+        let mut marks = self.marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match marks.get_mut(stream) {
+            Some(mark) if mark.epoch == epoch => mark.next = mark.next.max(next),
+            _ => {
+                marks.insert(stream.to_owned(), Mark { epoch: epoch.to_owned(), next });
+            }
+        }
     }
 
     pub(super) fn keys(&self, topic: TopicRef<'_>, partition: u32) -> PartitionKeys {
@@ -307,26 +379,66 @@ impl MessageLog for RedisMessageLog {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let n = records.len();
-        let envelopes = records
-            .into_iter()
-            .map(|record| envelope::encode(record).map(|bytes| Value::Bytes(bytes.into())))
-            .collect::<RepoResult<Vec<_>>>()?;
         let keys = self.keys(topic, partition);
-        let reply = self.script("append", &self.scripts.append, keys.both(), envelopes);
+        let mut script_keys = keys.both();
+        let mut args = Vec::with_capacity(3 + records.len() * 3);
+        args.extend(self.floor_args(&keys.stream));
+        args.push(Value::from(records.len().to_string()));
+        for record in records {
+            let window = match &record.dedup {
+                Some(dedup) => {
+                    script_keys.push(keys.dedup(&dedup.key));
+                    dedup.window_ms.max(1)
+                }
+                None => 0,
+            };
+            let id = Value::from(record.message_id.as_str());
+            args.push(Value::Bytes(envelope::encode(record)?.into()));
+            args.push(id);
+            args.push(Value::from(window.to_string()));
+        }
+        let n = (args.len() - 3) / 3;
+        let reply = self.script_replicated("append", &self.scripts.append, script_keys, args);
         let reply = reply::array(reply.await?, "append reply")?;
-        let [first, ts] = reply.as_slice() else {
+        let [first, ts, epoch, rolled, repeats @ ..] = reply.as_slice() else {
             return Err(RepoError::Corrupt {
                 what: "append reply",
-                detail: format!("expected [first offset, timestamp], got {reply:?}"),
+                detail: format!(
+                    "expected [first offset, timestamp, epoch, rolled back, repeats...], got \
+                     {reply:?}"
+                ),
             });
         };
+        let epoch = reply::text(epoch, "partition epoch")?;
         let first = reply::uint(first, "append first offset")?;
         let timestamp_ms = ts.as_i64().ok_or_else(|| RepoError::Corrupt {
             what: "append reply",
             detail: format!("timestamp {ts:?}"),
         })?;
-        Ok((0..count(n)).map(|i| Appended { offset: first + i, timestamp_ms }).collect())
+        if let Some(from) = rolled.as_i64().filter(|from| *from >= 0) {
+            tracing::error!(
+                %topic,
+                partition,
+                from,
+                to = first,
+                "offset rollback: the partition lost writes it had acknowledged (a failover to a \
+                 replica that lagged, or a restart that lost the last writes); skipped to past \
+                 the offsets handed out before"
+            );
+        }
+        let mut repeats = reply::repeats(repeats)?;
+        let mut next = first;
+        let appended = (1..=n)
+            .map(|i| match repeats.remove(&i) {
+                Some(original) => Appended::repeat_of(original),
+                None => {
+                    next += 1;
+                    Appended::stored(next - 1, timestamp_ms)
+                }
+            })
+            .collect();
+        self.raise_floor(&keys.stream, &epoch, next);
+        Ok(appended)
     }
 
     async fn read_range(
@@ -356,16 +468,29 @@ impl MessageLog for RedisMessageLog {
         let keys = self.keys(topic, partition);
         let reply = self.script("partition stats", &self.scripts.stats, keys.both(), vec![]);
         let reply = reply::array(reply.await?, "stats reply")?;
-        let [first, end, length] = reply.as_slice() else {
+        let [first, end, length, rb_at, rb_from, rb_to, epoch] = reply.as_slice() else {
             return Err(RepoError::Corrupt {
                 what: "stats reply",
-                detail: format!("expected [first, end, length], got {reply:?}"),
+                detail: format!(
+                    "expected [first, end, length, rollback at/from/to], got {reply:?}"
+                ),
             });
+        };
+        let end_offset = reply::uint(end, "end offset")?;
+        self.raise_floor(&keys.stream, &reply::text(epoch, "partition epoch")?, end_offset);
+        let last_rollback = match rb_at.as_i64() {
+            Some(at_ms) if at_ms >= 0 => Some(OffsetRollback {
+                at_ms,
+                from: reply::uint(rb_from, "rollback from")?,
+                to: reply::uint(rb_to, "rollback to")?,
+            }),
+            _ => None,
         };
         Ok(PartitionStats {
             first_offset: reply::uint(first, "first offset")?,
-            end_offset: reply::uint(end, "end offset")?,
+            end_offset,
             length: reply::uint(length, "length")?,
+            last_rollback,
         })
     }
 

@@ -12,4 +12,5 @@ pub(crate) mod scripts;
 mod slots;
 mod stats;
 
+pub(crate) use client::not_run;
 pub use log::RedisMessageLog;

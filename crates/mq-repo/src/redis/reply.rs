@@ -6,7 +6,7 @@
 use fred::prelude::Value;
 
 use super::{envelope, keys};
-use crate::{Attempt, Delivery, PendingEntry, Record, Redelivery, RepoError, RepoResult};
+use crate::{Attempt, Delivery, Original, PendingEntry, Record, Redelivery, RepoError, RepoResult};
 
 /// The elements of an array reply; nil counts as empty (XREADGROUP answers nil for nothing).
 pub(super) fn array(value: Value, what: &'static str) -> RepoResult<Vec<Value>> {
@@ -152,6 +152,42 @@ pub(super) fn attempts(value: Value) -> RepoResult<Vec<Attempt>> {
 
 /// One entry `[id, [field, value, ...]]`; `None` for an entry without fields, which Redis
 /// gives for entries deleted while pending.
+/// The repeats of a script's reply (`{record number, original, ...}`, numbers from 1) by
+/// record number.
+pub(super) fn repeats(items: &[Value]) -> RepoResult<std::collections::HashMap<usize, Original>> {
+    if !items.len().is_multiple_of(2) {
+        return Err(shape("repeats", format!("{} items, not pairs", items.len())));
+    }
+    items
+        .chunks_exact(2)
+        .map(|pair| {
+            let at = usize::try_from(uint(&pair[0], "repeat number")?).unwrap_or(usize::MAX);
+            Ok((at, original(&text(&pair[1], "idempotency original")?)?))
+        })
+        .collect()
+}
+
+/// What an idempotency key's first record became, as the scripts store it: `a`, message id,
+/// offset, timestamp; `s`, message id, due time; `h`, message id; one per line.
+pub(super) fn original(stored: &str) -> RepoResult<Original> {
+    let bad = || shape("idempotency original", format!("{stored:?}"));
+    let fields: Vec<&str> = stored.split('\n').collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<i64>().ok()).ok_or_else(bad);
+    let message_id = fields.get(1).map(|id| (*id).to_owned()).ok_or_else(bad)?;
+    match fields.first() {
+        Some(&"a") if fields.len() == 4 => Ok(Original::Appended {
+            message_id,
+            offset: u64::try_from(number(2)?).map_err(|_| bad())?,
+            timestamp_ms: number(3)?,
+        }),
+        Some(&"s") if fields.len() == 3 => {
+            Ok(Original::Scheduled { message_id, due_ms: number(2)? })
+        }
+        Some(&"h") if fields.len() == 2 => Ok(Original::Held { message_id }),
+        _ => Err(bad()),
+    }
+}
+
 fn entry_record(entry: Value) -> RepoResult<Option<Record>> {
     let entry = array(entry, "stream entry")?;
     let [id, fields] = entry.as_slice() else {
@@ -215,6 +251,7 @@ mod tests {
             headers: Default::default(),
             producer_id: None,
             message_type: MessageType::Normal,
+            dedup: None,
         })
         .unwrap();
         Value::Bytes(bytes.into())

@@ -26,7 +26,8 @@
 //!
 //! | Method          | Redis                                                                  |
 //! |-----------------|------------------------------------------------------------------------|
-//! | `schedule`      | `schedule.lua`: `ZADD dz due id`, `HSET dp id envelope` per message    |
+//! | `schedule`      | `schedule.lua`: per message `GET`/`SET PX` of its idempotency key if   |
+//! |                 | any, then `ZADD dz due id`, `HSET dp id envelope`                      |
 //! | `due`           | `ZRANGEBYSCORE dz -inf until WITHSCORES LIMIT 0 n`                     |
 //! | `fire`          | `fire.lua`                                                             |
 //! | `cancel`        | `cancel.lua` (`ZREM dz id`, `HDEL dp id`)                              |
@@ -64,7 +65,7 @@ use super::keys::PartitionKeys;
 use super::log::count;
 use super::reply;
 use crate::{
-    Appended, Fired, MessageLog, RedisMessageLog, RepoError, RepoResult, ScheduleCursor,
+    Appended, Fired, MessageLog, Original, RedisMessageLog, RepoError, RepoResult, ScheduleCursor,
     ScheduleStore, ScheduledEntry, ScheduledRecord, TopicRef,
 };
 
@@ -105,18 +106,31 @@ impl ScheduleStore for RedisMessageLog {
         topic: TopicRef<'_>,
         partition: u32,
         records: Vec<ScheduledRecord>,
-    ) -> RepoResult<()> {
+    ) -> RepoResult<Vec<Option<Original>>> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let n = records.len();
         let keys = self.keys(topic, partition);
-        let mut args = Vec::with_capacity(records.len() * 3);
+        let mut script_keys = keys.schedule();
+        let mut args = Vec::with_capacity(records.len() * 4);
         for ScheduledRecord { due_ms, record } in records {
+            let window = match &record.dedup {
+                Some(dedup) => {
+                    script_keys.push(keys.dedup(&dedup.key));
+                    dedup.window_ms.max(1)
+                }
+                None => 0,
+            };
             args.push(Value::from(record.message_id.clone()));
             args.push(Value::from(due_ms.to_string()));
             args.push(Value::Bytes(envelope::encode(record)?.into()));
+            args.push(Value::from(window.to_string()));
         }
-        self.script("schedule", &self.scripts.schedule, keys.schedule(), args).await.map(drop)
+        let reply =
+            self.script_replicated("schedule", &self.scripts.schedule, script_keys, args).await?;
+        let mut repeats = reply::repeats(&reply::array(reply, "schedule reply")?)?;
+        Ok((1..=n).map(|i| repeats.remove(&i)).collect())
     }
 
     async fn due(
@@ -154,8 +168,18 @@ impl ScheduleStore for RedisMessageLog {
             return Ok(Vec::new());
         }
         let keys = self.keys(topic, partition);
-        let args = message_ids.iter().map(|id| Value::from(id.as_str())).collect();
-        fired(self.script("fire", &self.scripts.fire, keys.fire(), args).await?)
+        let mut args: Vec<Value> = self.floor_args(&keys.stream).into();
+        args.extend(message_ids.iter().map(|id| Value::from(id.as_str())));
+        match self.script_replicated("fire", &self.scripts.fire, keys.fire(), args).await {
+            Ok(reply) => fired(reply),
+            // Appended already; a failover that lost the hand-over brings the messages back to
+            // the schedule on the promoted replica, which fires them again.
+            Err(RepoError::NotReplicated { confirmed, wanted, .. }) => {
+                tracing::warn!(%topic, partition, confirmed, wanted, "fired delayed messages before enough replicas confirmed");
+                Ok(Vec::new())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     async fn cancel(
@@ -318,7 +342,7 @@ fn fired(reply: Value) -> RepoResult<Vec<Fired>> {
             Ok(Fired {
                 message_id: reply::text(id, "fired id")?,
                 due_ms: score(due, "fired due time")?,
-                appended: Appended { offset: reply::uint(offset, "fired offset")?, timestamp_ms },
+                appended: Appended::stored(reply::uint(offset, "fired offset")?, timestamp_ms),
             })
         })
         .collect()
@@ -388,11 +412,7 @@ mod tests {
         ]);
         assert_eq!(
             fired(reply).unwrap(),
-            [Fired {
-                message_id: "m1".into(),
-                due_ms: 100,
-                appended: Appended { offset: 7, timestamp_ms: 150 },
-            }]
+            [Fired { message_id: "m1".into(), due_ms: 100, appended: Appended::stored(7, 150) }]
         );
         assert!(fired(Value::Array(vec![])).unwrap().is_empty());
         assert!(fired(Value::Array(vec!["m1".into(), Value::Integer(1)])).is_err());

@@ -30,17 +30,17 @@ impl Script {
         Ok(Self { source, sha })
     }
 
-    /// Runs the script with `keys` and `args`.
-    pub(super) async fn run(
+    /// Runs the script with `keys` and `args` on `client` (the pool, or one of its clients).
+    pub(super) async fn run<C: LuaInterface + Sync>(
         &self,
-        pool: &Pool,
+        client: &C,
         keys: Vec<String>,
         args: Vec<Value>,
     ) -> Result<Value, Error> {
         // Cloning is cheap: keys are short and byte arguments are reference-counted.
-        match pool.evalsha(self.sha.as_str(), keys.clone(), args.clone()).await {
+        match client.evalsha(self.sha.as_str(), keys.clone(), args.clone()).await {
             Err(error) if error.details().starts_with("NOSCRIPT") => {
-                pool.eval(self.source, keys, args).await
+                client.eval(self.source, keys, args).await
             }
             result => result,
         }
@@ -115,6 +115,8 @@ pub(super) struct Scripts {
     pub(super) reschedule: Script,
     /// `list_scheduled.lua`: a page of a schedule by (due time, id) after a cursor.
     pub(super) list_scheduled: Script,
+    /// `prepare_half.lua`: the idempotency key's check and record, then HSET of a half message.
+    pub(super) prepare_half: Script,
     /// `commit_half.lua`: HGET and HDEL of a half message, appended as `append.lua` appends.
     pub(super) commit_half: Script,
     /// `stats_add.lua`: HINCRBY per bucket of one counter series, HDEL of buckets left behind
@@ -147,6 +149,7 @@ impl Scripts {
             cancel: Script::load(pool, lua!("cancel.lua")).await?,
             reschedule: Script::load(pool, lua!("reschedule.lua")).await?,
             list_scheduled: Script::load(pool, lua!("list_scheduled.lua")).await?,
+            prepare_half: Script::load(pool, lua!("prepare_half.lua")).await?,
             commit_half: Script::load(pool, lua!("commit_half.lua")).await?,
             stats_add: Script::load(pool, lua!("stats_add.lua")).await?,
             stats_sums: Script::load(pool, lua!("stats_sums.lua")).await?,

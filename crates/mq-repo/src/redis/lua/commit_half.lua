@@ -1,6 +1,7 @@
 -- Commits a transaction's half message: takes it from the partition's half-message hash and
 -- appends it to the stream exactly as `append.lua` appends (`append_entries`), so it continues
--- the partition's offsets with no gap. KEYS: stream, meta, half-message hash. ARGV: message id.
+-- the partition's offsets with no gap. KEYS: stream, meta, half-message hash. ARGV: message id,
+-- the floor and its epoch (see `append_records` in common.lua).
 -- Being one script, the message is removed and appended in one step: however many callers
 -- commit it at once, it is appended exactly once, and a racing rollback wins or loses whole.
 -- Returns {offset, timestamp}, or {} if no such half message is held.
@@ -11,5 +12,5 @@ if not envelope then
   return {}
 end
 redis.call('HDEL', half, id)
-local offset, ts = append_entries(stream, meta, {envelope}, server_ms())
+local offset, ts = append_entries(stream, meta, {envelope}, server_ms(), tonumber(ARGV[2]), ARGV[3])
 return {offset, ts}

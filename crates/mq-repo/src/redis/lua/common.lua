@@ -51,13 +51,33 @@ local function server_ms()
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 end
 
--- Appends encoded envelopes to a partition as one batch, in order: the next offsets (from
--- `end_offset`) and one timestamp, `now` but never below the previous batch's, so timestamps
--- never decrease even if the server clock steps back. Returns the first offset and the
--- timestamp. Callers run it inside their script, so offsets stay contiguous under any number of
--- concurrent writers; `append.lua`, `fire.lua` and `commit_half.lua` share it so that a fired
--- or committed message is stored exactly as an appended one.
-local function append_entries(stream, meta, envelopes, now)
+-- The partition's epoch: an id its meta hash gets when it is first written (the server's time
+-- in microseconds, as text), kept while the partition exists, so a topic deleted and created
+-- again under the same name is told apart from the one before. Created if missing.
+local function partition_epoch(meta)
+  local epoch = redis.call('HGET', meta, 'ep')
+  if not epoch then
+    local now = redis.call('TIME')
+    epoch = now[1] .. string.format('%06d', tonumber(now[2]))
+    redis.call('HSET', meta, 'ep', epoch)
+  end
+  return epoch
+end
+
+-- Appends records to a partition as one batch, in order: the next offsets (from `end_offset`)
+-- and one timestamp, `now` but never below the previous batch's, so timestamps never decrease
+-- even if the server clock steps back. Each record is {envelope, id, dedup key or false,
+-- window ms}. A record whose idempotency key is stored (see `dedup_remember`) is not appended:
+-- its place in `repeats` holds what the key's first record became, and the next record takes
+-- the offset it did not. Returns the first offset handed out, the timestamp, and `repeats`
+-- as a flat list {record number, original, ...}. Callers run it inside their script, so
+-- offsets stay contiguous under any number of concurrent writers; `append.lua`, `fire.lua`
+-- and `commit_half.lua` share it so that a fired or committed message is stored exactly as an
+-- appended one. `floor` (or nil) is the lowest offset the caller may be handed: past offsets
+-- it knows this partition handed out already, in epoch `epoch` (see `partition_epoch`); a
+-- floor of another epoch (the topic was deleted and created again) does not apply. Also
+-- returns the offset the partition would have handed out instead of `floor`, or -1.
+local function append_records(stream, meta, records, now, floor, epoch)
   local ts = now
   local last_ts = tonumber(redis.call('HGET', meta, 'ts'))
   if last_ts and last_ts > ts then
@@ -65,13 +85,59 @@ local function append_entries(stream, meta, envelopes, now)
   end
   local ts_text = string.format('%d', ts)
   local first = end_offset(stream, meta)
-  local next = first
-  for i = 1, #envelopes do
-    redis.call('XADD', stream, string.format('%d-1', next), 'ts', ts_text, 'e', envelopes[i])
-    next = next + 1
+  local rolled = -1
+  if floor and floor > first and epoch == partition_epoch(meta) then
+    -- Offsets up to `floor` were handed out before by this very partition (same epoch), yet
+    -- it would hand them out again: writes were lost, as a failover to a replica that lagged
+    -- or a restart without the last writes loses them. Skip past them, never reuse one, and
+    -- record it for monitoring (`stats.lua`).
+    redis.call('HSET', meta, 'rb_at', string.format('%d', now), 'rb_from', string.format('%d', first),
+      'rb_to', string.format('%d', floor))
+    rolled = first
+    first = floor
   end
-  redis.call('HSET', meta, 'next', string.format('%d', next), 'ts', ts_text)
+  local next = first
+  local repeats = {}
+  for i, record in ipairs(records) do
+    local original = record[3] and redis.call('GET', record[3])
+    if original then
+      repeats[#repeats + 1] = i
+      repeats[#repeats + 1] = original
+    else
+      redis.call('XADD', stream, string.format('%d-1', next), 'ts', ts_text, 'e', record[1])
+      if record[3] then
+        local stored = string.format('a\n%s\n%d\n%s', record[2], next, ts_text)
+        redis.call('SET', record[3], stored, 'PX', record[4])
+      end
+      next = next + 1
+    end
+  end
+  if next > first then
+    redis.call('HSET', meta, 'next', string.format('%d', next), 'ts', ts_text)
+  end
+  return first, ts, repeats, rolled
+end
+
+-- `append_records` for envelopes without idempotency keys; returns the first offset and the
+-- timestamp.
+local function append_entries(stream, meta, envelopes, now, floor, epoch)
+  local records = {}
+  for i, envelope in ipairs(envelopes) do
+    records[i] = {envelope, '', false, 0}
+  end
+  local first, ts = append_records(stream, meta, records, now, floor, epoch)
   return first, ts
+end
+
+-- What idempotency key `key`'s first record became (`a`ppended, `s`cheduled or `h`eld, then
+-- its fields, one per line), or false when the key is not stored.
+local function dedup_original(key)
+  return redis.call('GET', key)
+end
+
+-- Remembers for `window` ms that idempotency key `key`'s first record became `original`.
+local function dedup_remember(key, original, window)
+  redis.call('SET', key, original, 'PX', window)
 end
 
 -- Whether string `a` sorts after `b` byte by byte, as Redis orders sorted-set members of equal
