@@ -357,14 +357,7 @@ async fn resharding_under_load_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sentinel_failover_is_followed_without_a_restart() {
     let mut sentinel = RedisSentinel::start_owned().await.unwrap();
-    let config = sentinel.config();
-    let sentinels = config.sentinel.as_ref().unwrap();
-    let (first, rest) = sentinels.nodes.split_first().unwrap();
-    let others: String = rest.iter().map(|n| format!("&node={n}")).collect();
-    let url = format!(
-        "redis-sentinel://{first}/0?sentinelServiceName={}{others}",
-        sentinels.service_name
-    );
+    let url = sentinel_url(&sentinel);
     let server =
         TestServer::start_on_redis(url, sentinel.key_prefix().to_owned(), StartOptions::default())
             .await;
@@ -387,4 +380,80 @@ async fn a_sentinel_failover_is_followed_without_a_restart() {
     let tally = load.stop().await;
     eprintln!("sentinel: {:?}", tally.statuses);
     check_outcome(&api, "sentinel", &tally).await;
+}
+
+/// What a failover to a replica that lagged did to publishes answered 200: how many of them
+/// were never consumed, the load's tally, and the partitions' recorded offset rollbacks.
+async fn lagging_replica_failover(min_replica_acks: u32) -> (usize, Tally, Vec<Value>) {
+    let mut sentinel = RedisSentinel::start_owned().await.unwrap();
+    let url = sentinel_url(&sentinel);
+    let redis_yaml = if min_replica_acks > 0 {
+        format!("    min_replica_acks: {min_replica_acks}\n    replica_ack_timeout_ms: 300\n")
+    } else {
+        String::new()
+    };
+    let options = StartOptions { redis_yaml, ..StartOptions::default() };
+    let server = TestServer::start_on_redis(url, sentinel.key_prefix().to_owned(), options).await;
+    let api = server.api();
+    setup(&api, "lagging").await;
+    let load = Load::start(&api, "lagging");
+    wait_for_load(&load, 200).await;
+    // The replica falls behind for 3 s (asleep, its link cut); the master goes on alone for a
+    // second, then dies; the replica wakes and is promoted with what it had.
+    sentinel.lag_replica(3.0).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sentinel.kill_master();
+    sentinel.wait_promoted(Duration::from_secs(30)).await.unwrap();
+    // Publishing goes on after the promotion (without replicas left, writes that wait for one
+    // answer 503), then the consumer drains.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let tally = load.stop().await;
+    assert!(
+        tally.bad.is_empty(),
+        "answers that break the rules: {:?}",
+        &tally.bad[..tally.bad.len().min(10)]
+    );
+    let missing: BTreeSet<String> = tally.acked.difference(&tally.consumed).cloned().collect();
+    let mut consumed = consume_all(&api, "lagging", &missing).await;
+    consumed.extend(tally.consumed.iter().cloned());
+    let lost = tally.acked.difference(&consumed).count();
+    let monitoring = api.get_ok("/monitoring?topicName=lagging").await;
+    let partitions = monitoring["topics"][0]["partitions"].as_array().cloned().unwrap_or_default();
+    (lost, tally, partitions)
+}
+
+fn sentinel_url(sentinel: &RedisSentinel) -> String {
+    let config = sentinel.config();
+    let sentinels = config.sentinel.as_ref().unwrap();
+    let (first, rest) = sentinels.nodes.split_first().unwrap();
+    let others: String = rest.iter().map(|n| format!("&node={n}")).collect();
+    format!("redis-sentinel://{first}/0?sentinelServiceName={}{others}", sentinels.service_name)
+}
+
+/// With `min_replica_acks: 1`, a failover to a replica that lagged loses none of the publishes
+/// answered 200: those the replica had not confirmed were answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_one_replica_ack_a_lagging_failover_loses_no_acknowledged_message() {
+    let (lost, tally, partitions) = lagging_replica_failover(1).await;
+    eprintln!("min_replica_acks 1: {:?}, lost {lost}", tally.statuses);
+    assert_eq!(lost, 0, "publishes answered 200 were lost");
+    assert!(tally.statuses.get(&503).copied().unwrap_or(0) > 0, "the lag was answered 503");
+    assert!(partitions.iter().all(|p| p.get("lastOffsetRollback").is_none()), "{partitions:?}");
+}
+
+/// With the default `min_replica_acks: 0`, the same failover loses what the master answered
+/// alone (the documented loss), and every partition that lost writes skips their offsets,
+/// which /monitoring shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_replica_acks_a_lagging_failover_loses_what_the_master_answered_alone() {
+    let (lost, tally, partitions) = lagging_replica_failover(0).await;
+    eprintln!("min_replica_acks 0: {:?}, lost {lost}", tally.statuses);
+    assert!(lost > 0, "the lagging replica should have lost acknowledged publishes");
+    let rolled: Vec<&Value> =
+        partitions.iter().filter(|p| p.get("lastOffsetRollback").is_some()).collect();
+    assert!(!rolled.is_empty(), "no partition recorded its rollback: {partitions:?}");
+    for p in rolled {
+        let rollback = &p["lastOffsetRollback"];
+        assert!(rollback["toOffset"].as_u64() > rollback["fromOffset"].as_u64(), "{p}");
+    }
 }

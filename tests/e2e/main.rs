@@ -18,6 +18,7 @@ mod delivery;
 mod errors;
 mod faults;
 mod flow;
+mod idempotency;
 mod lists;
 mod long_poll;
 mod monitoring;
@@ -133,6 +134,8 @@ e2e!(
         rust_client::transactions_and_monitoring_through_the_client,
         rust_client::retrying_get_survives_a_restart_and_refused_calls_end_in_connect,
         mqctl::topics_groups_send_consume_and_monitor_through_mqctl,
+        idempotency::repeated_publishes_store_once_and_answer_the_first,
+        idempotency::the_dedup_window_ends,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,
@@ -140,9 +143,11 @@ e2e!(
         delay::two_servers_deliver_each_delayed_message_once,
         transactions::a_killed_server_resolves_its_half_message_by_checkback,
         transactions::two_servers_commit_a_half_message_once,
+        idempotency::retried_publishes_through_server_kills_store_each_key_once,
     ],
     cluster: [
         flow::readme_flow_works_as_written,
+        idempotency::repeated_publishes_store_once_and_answer_the_first,
         publish::batch_publish_is_in_request_order_and_all_or_nothing,
         publish::same_key_same_partition_and_keyless_round_robin,
         delivery::shared_mode_spreads_load_and_delivers_each_message_once,

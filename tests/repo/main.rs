@@ -160,3 +160,19 @@ async fn a_topic_created_again_starts_over() {
     assert_eq!(landed[0].offset, 0);
     assert!(log.partition_stats(topic, 0).await.unwrap().last_rollback.is_none());
 }
+
+/// A uri's own `serverSelectionTimeoutMS` wins over `mongodb.server_selection_timeout_ms`: an
+/// unreachable server is given up on after the uri's 300 ms, not the config's 8 s.
+#[tokio::test]
+async fn the_uri_s_own_timeouts_win() {
+    let cfg = MongoConfig {
+        uri: format!("mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=300", closed_port()),
+        server_selection_timeout_ms: 8_000,
+        operation_timeout_ms: 9_000,
+        ..MongoConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(HANG, MongoMetadata::connect(&cfg)).await.expect("hung");
+    assert_unavailable(&result.unwrap_err());
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+}

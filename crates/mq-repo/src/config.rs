@@ -279,9 +279,11 @@ pub struct MongoConfig {
     pub uri: String,
     /// Database holding mq's collections (default `mq`).
     pub database: String,
-    /// Bound on establishing a connection, in milliseconds (default 5000).
+    /// Bound on establishing a connection, in milliseconds (default 5000); the uri's
+    /// `connectTimeoutMS`, when it has one, wins.
     pub connect_timeout_ms: u64,
-    /// Bound on finding a usable server, in milliseconds (default 5000).
+    /// Bound on finding a usable server, in milliseconds (default 5000); the uri's
+    /// `serverSelectionTimeoutMS`, when it has one, wins.
     pub server_selection_timeout_ms: u64,
     /// Bound on any one operation, in milliseconds (default 10000).
     pub operation_timeout_ms: u64,

@@ -109,6 +109,24 @@ impl RedisSentinel {
         &self.key_prefix
     }
 
+    /// Makes the replica fall behind: it stops for `seconds` (`DEBUG SLEEP`), and the master
+    /// drops its replication link (`CLIENT KILL TYPE replica`), so that what the master takes
+    /// from then on reaches the replica only once it reconnects, which it cannot while asleep.
+    /// Returns once the link is cut.
+    pub async fn lag_replica(&self, seconds: f64) -> anyhow::Result<()> {
+        let replica = self.replica_addr();
+        let pause = seconds.to_string();
+        tokio::spawn(async move {
+            // The reply comes when the sleep is over; nothing waits for it.
+            let _ = wire::redis_command(replica, &["DEBUG", "SLEEP", &pause]).await;
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let killed =
+            wire::redis_command(self.master_addr(), &["CLIENT", "KILL", "TYPE", "replica"]);
+        ensure!(killed.await?.int()? >= 1, "the master had no replica link to cut");
+        Ok(())
+    }
+
     /// Kills the master (SIGKILL).
     pub fn kill_master(&mut self) {
         self.master.stop();
@@ -191,6 +209,9 @@ async fn spawn_data_node(program: &Path, replica_of: Option<u16>) -> anyhow::Res
             "no",
             "--repl-diskless-sync-delay",
             "0",
+            // Tests pause the replica with DEBUG SLEEP to make it lag.
+            "--enable-debug-command",
+            "local",
             "--daemonize",
             "no",
             "--loglevel",

@@ -73,9 +73,15 @@ impl MongoMetadata {
         })
         .await?;
         options.app_name = Some("mq".to_owned());
-        options.connect_timeout = Some(Duration::from_millis(cfg.connect_timeout_ms));
-        options.server_selection_timeout =
-            Some(Duration::from_millis(cfg.server_selection_timeout_ms));
+        // The uri's own `connectTimeoutMS` / `serverSelectionTimeoutMS` win: an operator who
+        // wrote them there (a replica set across regions, say) meant them.
+        if options.connect_timeout.is_none() {
+            options.connect_timeout = Some(Duration::from_millis(cfg.connect_timeout_ms));
+        }
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout =
+                Some(Duration::from_millis(cfg.server_selection_timeout_ms));
+        }
         // Sized by config (`mongodb.pool_size`); unset keeps the uri's or the driver's.
         if let Some(size) = cfg.pool_size {
             options.max_pool_size = Some(size);
