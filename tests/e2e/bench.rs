@@ -1,8 +1,9 @@
 //! Smoke runs of `mq-bench` (issue 10): every scenario runs as a process with `--smoke` (tiny
 //! counts), on the memory and the Redis providers, against a server and a Redis it is given
-//! (the server binary of these tests, a Redis from `mq-testkit`), and its JSON is checked for
-//! counts that add up: every message requested was published, every message published was
-//! delivered. No timing is asserted: the figures of a smoke run mean nothing.
+//! (the server binary of these tests, a Redis from `mq-testkit`; for `durability` a Redis it
+//! spawns, with a replica), and its JSON is checked for counts that add up: every message
+//! requested was published, every message published was delivered. No timing is asserted: the
+//! figures of a smoke run mean nothing.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -15,21 +16,24 @@ use crate::server::{mq_bench_binary, server_binary};
 /// Runs `mq-bench <scenario> --smoke --provider <provider>` against `redis`; the scenario's
 /// entry of the JSON report.
 async fn smoke(scenario: &str, provider: &str, redis: &RedisServer) -> Value {
-    let report = run(scenario, provider, redis.url()).await;
+    let report = run(scenario, provider, Some(redis.url())).await;
     entry_of(&report, scenario)
 }
 
-/// The JSON report of `mq-bench <scenario> --smoke --provider <provider> --redis-url <url>`.
-async fn run(scenario: &str, provider: &str, redis_url: &str) -> Value {
+/// The JSON report of `mq-bench <scenario> --smoke --provider <provider>`, with `--redis-url`
+/// if given, else with a redis-server mq-bench spawns (`MQTEST_REDIS_SERVER` if set, as the
+/// fixtures' is).
+async fn run(scenario: &str, provider: &str, redis_url: Option<&str>) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mut command = Command::new(mq_bench_binary());
-    command
-        .args([scenario, "--smoke", "--provider", provider, "--redis-url", redis_url])
-        .arg("--server-bin")
-        .arg(server_binary())
-        .arg("--json")
-        .arg(&json);
+    command.args([scenario, "--smoke", "--provider", provider]);
+    if let Some(url) = redis_url {
+        command.args(["--redis-url", url]);
+    } else if let Some(binary) = std::env::var_os("MQTEST_REDIS_SERVER") {
+        command.env("MQBENCH_REDIS_SERVER", binary);
+    }
+    command.arg("--server-bin").arg(server_binary()).arg("--json").arg(&json);
     let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
     assert!(
         output.status.success(),
@@ -143,13 +147,41 @@ async fn bench_backlog_smoke() {
     }
 }
 
+/// `durability` on both providers, each against a redis-server mq-bench spawns and, for the
+/// acks variants, gives a replica (the fixture's Redis of the other smoke runs has none). On
+/// memory the acks variants do not run; every figure is set against the baseline's.
+#[tokio::test]
+async fn bench_durability_smoke() {
+    for provider in ["memory", "redis"] {
+        let report = run("durability", provider, None).await;
+        let entry = entry_of(&report, "durability");
+        for variant in ["baseline", "keys", "acks1", "acks1keys"] {
+            let expected = provider == "redis" || !variant.starts_with("acks");
+            for phase in ["single", "batch100", "sequential"] {
+                let ran = entry["counts"][format!("{variant}.{phase}.published")].is_u64();
+                assert_eq!(ran, expected, "{provider}: {variant}.{phase}: {entry:#}");
+            }
+        }
+        for figure in entry["figures"].as_array().unwrap() {
+            assert!(figure["vs_baseline"].is_f64(), "{provider}: {figure:#}");
+        }
+    }
+}
+
 /// Every scenario on a Redis Cluster (`--redis-url redis-cluster://…`): no cross-slot command
-/// in any of them (the ceiling's clean-up used to send one), and the counts add up.
+/// in any of them (the ceiling's clean-up used to send one), and the counts add up. The
+/// cluster's masters have replicas, so `durability` runs its acks variants (`WAIT` per master).
 #[tokio::test]
 async fn bench_every_scenario_on_a_cluster_smoke() {
     let cluster = mq_testkit::RedisCluster::start().await.unwrap();
-    let report = run("all", "redis", &cluster.url()).await;
-    for scenario in ["ceiling", "publish-lib", "publish-http", "drain", "e2e", "delay", "backlog"] {
+    let report = run("all", "redis", Some(&cluster.url())).await;
+    for scenario in
+        ["ceiling", "publish-lib", "publish-http", "drain", "e2e", "delay", "backlog", "durability"]
+    {
         entry_of(&report, scenario);
+    }
+    let durability = entry_of(&report, "durability");
+    for phase in ["acks1.single", "acks1keys.batch100", "acks1keys.sequential"] {
+        assert!(durability["counts"][format!("{phase}.published")].is_u64(), "{durability:#}");
     }
 }

@@ -34,13 +34,17 @@ pub enum Scenario {
     Delay,
     /// Server memory (RSS), and Redis's, before and after a backlog.
     Backlog,
+    /// What idempotency keys and replicated acknowledgements (min_replica_acks 1) cost library
+    /// publishes, against a baseline without either. A --redis-url Redis (every master of a
+    /// cluster) must have a replica; mq-bench gives the redis-server it spawns one.
+    Durability,
     /// Every scenario, in this order, with one ceiling.
     All,
 }
 
 impl Scenario {
     /// Every scenario `all` runs.
-    pub const EACH: [Scenario; 7] = [
+    pub const EACH: [Scenario; 8] = [
         Scenario::Ceiling,
         Scenario::PublishLib,
         Scenario::PublishHttp,
@@ -48,6 +52,8 @@ impl Scenario {
         Scenario::E2e,
         Scenario::Delay,
         Scenario::Backlog,
+        // Last: it gives a spawned Redis a replica, which would stay for the scenarios after.
+        Scenario::Durability,
     ];
 
     /// The name on the command line and in the table.
@@ -60,6 +66,7 @@ impl Scenario {
             Scenario::E2e => "e2e",
             Scenario::Delay => "delay",
             Scenario::Backlog => "backlog",
+            Scenario::Durability => "durability",
             Scenario::All => "all",
         }
     }
@@ -96,7 +103,8 @@ pub struct Options {
     pub size: usize,
     /// The message count of every phase of the scenario. Defaults: ceiling and publish-lib
     /// 200,000; publish-http 20,000 sequential, 100,000 concurrent, 500,000 per batch size;
-    /// drain and backlog 1,000,000; delay 10,000; e2e the rate times --seconds.
+    /// drain and backlog 1,000,000; delay 10,000; e2e the rate times --seconds; durability
+    /// 100,000 single, 300,000 batched and 10,000 sequential per variant.
     #[arg(long)]
     pub messages: Option<u64>,
     /// Concurrent producers (tasks publishing at once).

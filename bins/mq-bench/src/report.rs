@@ -1,4 +1,5 @@
-//! The figures of a run: medians over runs, ratios to the ceiling, the table and the JSON.
+//! The figures of a run: medians over runs, ratios to the ceiling and to a scenario's own
+//! baseline, the table and the JSON.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +32,11 @@ pub struct Figure {
     pub ratio: Option<f64>,
     /// Which ceiling figure that is.
     pub against: Against,
+    /// The name of a figure of the same scenario this one is also compared with: the baseline
+    /// of a scenario that measures what a feature costs, in the same run.
+    pub baseline: Option<String>,
+    /// `value` over that figure's value.
+    pub vs_baseline: Option<f64>,
     /// The value of each run.
     pub runs: Vec<f64>,
 }
@@ -53,7 +59,22 @@ impl Figure {
         unit: &'static str,
         against: Against,
     ) -> Figure {
-        Figure { name: name.into(), value, unit, ratio: None, against, runs: vec![value] }
+        Figure {
+            name: name.into(),
+            value,
+            unit,
+            ratio: None,
+            against,
+            baseline: None,
+            vs_baseline: None,
+            runs: vec![value],
+        }
+    }
+
+    /// The same figure, also compared with the figure of its scenario named `baseline`.
+    pub fn against_baseline(mut self, baseline: impl Into<String>) -> Figure {
+        self.baseline = Some(baseline.into());
+        self
     }
 }
 
@@ -140,7 +161,7 @@ impl Report {
         }
     }
 
-    /// Adds a scenario's outcome, its ratios filled in.
+    /// Adds a scenario's outcome, its ratios filled in (of medians, as the values are).
     pub fn push(&mut self, mut outcome: Outcome) {
         for figure in &mut outcome.figures {
             if let Against::Script(batch) = figure.against {
@@ -154,25 +175,32 @@ impl Report {
                 figure.ratio = reference.filter(|r| *r > 0.0).map(|r| figure.value / r);
             }
         }
+        let values: BTreeMap<String, f64> =
+            outcome.figures.iter().map(|f| (f.name.clone(), f.value)).collect();
+        for figure in &mut outcome.figures {
+            let reference = figure.baseline.as_ref().and_then(|name| values.get(name));
+            figure.vs_baseline = reference.filter(|r| **r > 0.0).map(|r| figure.value / r);
+        }
         self.scenarios.push(outcome);
     }
 
     /// The table on stdout, notes below it.
     pub fn print(&self) {
         println!(
-            "\n{:<13} {:<52} {:>12} {:<6} {:>8}",
-            "scenario", "figure", "value", "unit", "ceiling"
+            "\n{:<13} {:<52} {:>12} {:<6} {:>8} {:>8}",
+            "scenario", "figure", "value", "unit", "ceiling", "baseline"
         );
+        let percent = |r: Option<f64>| r.map(|r| format!("{:.0} %", r * 100.0)).unwrap_or_default();
         for outcome in &self.scenarios {
             for f in &outcome.figures {
-                let ratio = f.ratio.map(|r| format!("{:.0} %", r * 100.0)).unwrap_or_default();
                 println!(
-                    "{:<13} {:<52} {:>12} {:<6} {:>8}",
+                    "{:<13} {:<52} {:>12} {:<6} {:>8} {:>8}",
                     outcome.scenario,
                     f.name,
                     format_value(f.value),
                     f.unit,
-                    ratio
+                    percent(f.ratio),
+                    percent(f.vs_baseline)
                 );
             }
         }

@@ -1,5 +1,6 @@
-//! What the scenarios run against: a Redis (given or spawned), an mq server (given or
-//! spawned), library brokers, unique names, and the RSS of spawned processes.
+//! What the scenarios run against: a Redis (given or spawned, with a replica when a scenario
+//! needs one), an mq server (given or spawned), library brokers, unique names, and the RSS of
+//! spawned processes.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use fred::prelude::{Builder, ClientLike, Config};
+use fred::types::InfoKind;
 use mq_broker::{Broker, BrokerConfig, MessageQueueConfig};
 use mq_client::Client;
 use mq_repo::{LogProvider, RedisConfig};
@@ -26,16 +29,19 @@ pub struct Env {
     run_id: String,
     seq: AtomicU32,
     redis: Option<Spawned>,
+    /// The replica of `redis`, once a scenario asked for one.
+    redis_replica: Option<Spawned>,
     redis_url: Option<String>,
     server: Option<Spawned>,
     server_url: Option<String>,
 }
 
-/// A child process killed and reaped on drop, with its scratch directory.
+/// A child process killed and reaped on drop, with its scratch directory and its port.
 #[derive(Debug)]
 struct Spawned {
     child: Child,
     dir: tempfile::TempDir,
+    port: u16,
 }
 
 impl Drop for Spawned {
@@ -56,6 +62,7 @@ impl Env {
             run_id,
             seq: AtomicU32::new(0),
             redis: None,
+            redis_replica: None,
             server: None,
         }
     }
@@ -71,34 +78,41 @@ impl Env {
         if let Some(url) = &self.redis_url {
             return Ok(url.clone());
         }
-        let port = free_port()?;
-        let dir = tempfile::tempdir()?;
-        let binary =
-            std::env::var("MQBENCH_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!("cannot start {binary} (install Redis, or pass --redis-url)")
-            })?;
-        self.redis = Some(Spawned { child, dir });
-        let url = format!("redis://127.0.0.1:{port}/0");
-        wait_for_port(port).await.context("the spawned redis-server did not open its port")?;
+        let redis = spawn_redis(&[]).await?;
+        let url = format!("redis://127.0.0.1:{}/0", redis.port);
+        self.redis = Some(redis);
         self.redis_url = Some(url.clone());
         Ok(url)
+    }
+
+    /// Gives the redis-server mq-bench spawned a replica, once, and returns when the replica
+    /// has caught up. A Redis given with `--redis-url` is left as it is: it must have replicas
+    /// of its own. Only scenarios that wait for replicas ask, since feeding a replica costs its
+    /// master on every write and would move the other scenarios' figures.
+    pub async fn redis_replica(&mut self) -> anyhow::Result<()> {
+        self.redis_url().await?;
+        let Some(master) = &self.redis else {
+            return Ok(());
+        };
+        if self.redis_replica.is_some() {
+            return Ok(());
+        }
+        let master_port = master.port.to_string();
+        // The first sync diskless and without the default wait for more replicas to join it,
+        // so that the replica is ready at once.
+        let replica = spawn_redis(&[
+            "--replicaof",
+            "127.0.0.1",
+            &master_port,
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ])
+        .await?;
+        wait_replicated(master.port, replica.port).await?;
+        self.redis_replica = Some(replica);
+        Ok(())
     }
 
     /// The pid of the mq-server mq-bench started, if it did.
@@ -115,11 +129,20 @@ impl Env {
     /// A broker in this process over the chosen provider, metadata in memory, background
     /// tasks running (alerts off: nothing here watches them). Shut it down when done.
     pub async fn broker(&mut self) -> anyhow::Result<Broker> {
+        self.broker_with_replica_acks(0).await
+    }
+
+    /// Like [`broker`](Self::broker), with `redis.min_replica_acks` set: every write it
+    /// acknowledges waits until that many replicas confirm it (no effect on memory).
+    pub async fn broker_with_replica_acks(
+        &mut self,
+        min_replica_acks: u32,
+    ) -> anyhow::Result<Broker> {
         let mut queue = MessageQueueConfig::default();
         queue.alerts.enabled = false;
         if self.options.provider == Provider::Redis {
             queue.provider = LogProvider::RedisStreams;
-            queue.redis = self.redis_config().await?;
+            queue.redis = RedisConfig { min_replica_acks, ..self.redis_config().await? };
         }
         let config = BrokerConfig { message_queue: queue, ..BrokerConfig::default() };
         Broker::open(&config).await.context("cannot open the broker")
@@ -186,7 +209,7 @@ impl Env {
         let child = command.stdout(Stdio::null()).stderr(log).spawn().with_context(|| {
             format!("cannot start {} (build it, or pass --server-bin or --url)", binary.display())
         })?;
-        let server = Spawned { child, dir };
+        let server = Spawned { child, dir, port };
         let url = format!("http://127.0.0.1:{port}");
         let client = Client::builder(url.clone()).retries(0).build()?;
         let started = Instant::now();
@@ -209,6 +232,7 @@ impl Env {
     /// Stops what mq-bench started.
     pub async fn stop(&mut self) {
         self.server = None;
+        self.redis_replica = None;
         self.redis = None;
     }
 }
@@ -238,6 +262,69 @@ fn next_to_me(name: &str) -> anyhow::Result<PathBuf> {
         "no {name} next to {} (build it: cargo build --release -p {name}; or pass --server-bin)",
         me.display()
     )
+}
+
+/// A redis-server on a free loopback port, persisting nothing, with `extra` arguments; returned
+/// once its port is open.
+async fn spawn_redis(extra: &[&str]) -> anyhow::Result<Spawned> {
+    let port = free_port()?;
+    let dir = tempfile::tempdir()?;
+    let binary = std::env::var("MQBENCH_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let child = Command::new(&binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {binary} (install Redis, or pass --redis-url)"))?;
+    // Killed on drop if its port never opens.
+    let redis = Spawned { child, dir, port };
+    wait_for_port(port).await.context("the spawned redis-server did not open its port")?;
+    Ok(redis)
+}
+
+/// Waits until the master on `master` counts one connected replica and the replica on
+/// `replica` reports its link up, i.e. has loaded the master's data and follows its stream.
+async fn wait_replicated(master: u16, replica: u16) -> anyhow::Result<()> {
+    let connect = |port: u16| async move {
+        let client = Builder::from_config(Config::from_url(&format!("redis://127.0.0.1:{port}"))?)
+            .build()?;
+        client.init().await?;
+        anyhow::Ok(client)
+    };
+    let (to_master, to_replica) = (connect(master).await?, connect(replica).await?);
+    let has_line = |info: &str, wanted: &str| info.lines().any(|l| l.trim() == wanted);
+    let started = Instant::now();
+    loop {
+        let on_master: String = to_master.info(Some(InfoKind::Replication)).await?;
+        let on_replica: String = to_replica.info(Some(InfoKind::Replication)).await?;
+        if has_line(&on_master, "connected_slaves:1")
+            && has_line(&on_replica, "master_link_status:up")
+        {
+            break;
+        }
+        if started.elapsed() > READY_WITHIN {
+            bail!(
+                "the spawned replica did not catch up within {READY_WITHIN:?}; master:\n\
+                 {on_master}\nreplica:\n{on_replica}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    to_master.quit().await?;
+    to_replica.quit().await?;
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {

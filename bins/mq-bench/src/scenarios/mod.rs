@@ -4,6 +4,7 @@ mod backlog;
 mod ceiling;
 mod delay;
 mod drain;
+mod durability;
 mod e2e;
 mod publish_http;
 mod publish_lib;
@@ -31,6 +32,7 @@ pub async fn run(env: &mut Env, scenario: Scenario) -> anyhow::Result<Outcome> {
         Scenario::E2e => e2e::run(env).await,
         Scenario::Delay => delay::run(env).await,
         Scenario::Backlog => backlog::run(env).await,
+        Scenario::Durability => durability::run(env).await,
         Scenario::All => anyhow::bail!("`all` is not one scenario"),
     }
 }
