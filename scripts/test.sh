@@ -12,7 +12,11 @@
 #   - redis-server through apt-get, when it is not on PATH (as root, or with sudo);
 #   - SecantusDB into .tools/venv through pip, when that venv lacks the pinned version.
 # Tests that stop their server always spawn their own, so both are installed even when
-# MQTEST_REDIS_URL / MQTEST_MONGO_URI are set. Docker is not probed unless MQTEST_USE_DOCKER=1
+# MQTEST_REDIS_URL / MQTEST_MONGO_URI are set. One Redis Cluster (3 masters, 3 replicas, from
+# the same redis-server binary) is started here by the mq-test-cluster bin and shared by every
+# cluster test through MQTEST_REDIS_CLUSTER_URL; the fault tests (e2e faults::, which kill
+# masters, reshard and fail Sentinel groups over) start their own and run one at a time after
+# the rest. Docker is not probed unless MQTEST_USE_DOCKER=1
 # (then testcontainers runs redis:7 and mongo:7 where a Docker engine answers).
 #
 # Every step runs even if an earlier one failed, so one run shows all problems; the exit code

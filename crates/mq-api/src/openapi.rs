@@ -152,7 +152,13 @@ fn shared_responses() -> Vec<(&'static str, Response)> {
         ("InternalError", error("A fault of the server; the details are in its log only.")),
         (
             "Unavailable",
-            error("A store does not answer, or the server is shutting down; try again later."),
+            error(
+                "A store does not answer, or the server is shutting down; try again later. After a \
+                 write (a publish, a commit) the outcome is unknown: it may or may not be \
+                 stored (e.g. fewer Redis replicas than `min_replica_acks` confirmed it in \
+                 time). Repeat a publish with the same idempotency key to be answered with \
+                 what the first attempt became.",
+            ),
         ),
     ]
 }
