@@ -99,16 +99,18 @@ local function append_records(stream, meta, records, now, floor, epoch)
   local next = first
   local repeats = {}
   for i, record in ipairs(records) do
-    local original = record[3] and redis.call('GET', record[3])
+    local original = false
+    if record[3] then
+      -- One command checks and claims the key: SET … NX GET answers the stored value and
+      -- leaves it, or stores ours (this record's offset is `next`) and answers nil.
+      local stored = string.format('a\n%s\n%d\n%s', record[2], next, ts_text)
+      original = redis.call('SET', record[3], stored, 'NX', 'GET', 'PX', record[4])
+    end
     if original then
       repeats[#repeats + 1] = i
       repeats[#repeats + 1] = original
     else
       redis.call('XADD', stream, string.format('%d-1', next), 'ts', ts_text, 'e', record[1])
-      if record[3] then
-        local stored = string.format('a\n%s\n%d\n%s', record[2], next, ts_text)
-        redis.call('SET', record[3], stored, 'PX', record[4])
-      end
       next = next + 1
     end
   end
