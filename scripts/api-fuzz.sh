@@ -11,6 +11,7 @@
 #   MQTEST_FUZZ_EXAMPLES=200 bash scripts/api-fuzz.sh
 #   MQTEST_FUZZ_BACKENDS=memory bash scripts/api-fuzz.sh   # one backend (memory | redis_mongo)
 #
+# MQ_SERVER_BIN names a server binary to test instead of building the debug one.
 # The Redis + MongoDB run needs redis-server on PATH and MQTEST_SECANTUSD naming secantusd-py,
 # which scripts/test.sh provides.
 #
@@ -35,8 +36,14 @@ if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != 
     printf '%s\n' "$tools_spec" >"$venv/.spec"
 fi
 
-cargo build --quiet -p mq-server
 target_dir="$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+# MQ_SERVER_BIN: a server built already (scripts/test.sh builds every target in one go, since
+# `cargo build -p mq-server` alone resolves features differently and rebuilds dependencies).
+server_bin="${MQ_SERVER_BIN:-}"
+if [ -z "$server_bin" ]; then
+    cargo build --quiet -p mq-server
+    server_bin="$target_dir/debug/mq-server"
+fi
 mkdir -p "$out"
 work="$(mktemp -d)"
 pids=()
@@ -121,7 +128,7 @@ mongodb:
   database: fuzz
 EOF_STORES
     fi
-    "$target_dir/debug/mq-server" --config "$dir/server.yaml" >"$out/$backend-server.log" 2>&1 &
+    "$server_bin" --config "$dir/server.yaml" >"$out/$backend-server.log" 2>&1 &
     pids+=($!)
 
     "$venv/bin/python" - "$base" "$dir/openapi.json" <<'EOF_FETCH'

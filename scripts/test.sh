@@ -35,6 +35,15 @@ if [ -z "${CARGO_TERM_COLOR:-}" ]; then
 fi
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
+# The long-poll flood test (e2e faults::a_flood_of_long_polls_*) holds a thousand connections
+# open in the test and as many in the server: raise the soft limit on open files as far as the
+# hard limit allows.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 16384 ]; then
+    hard="$(ulimit -Hn)"
+    if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+    ulimit -n "$hard" 2>/dev/null || true
+fi
+
 step() { printf '\n==> %s\n' "$*"; }
 
 as_root() {
@@ -112,7 +121,6 @@ start_shared_cluster() {
         return
     fi
     step "starting a shared Redis Cluster (mq-test-cluster)"
-    cargo build --quiet -p mq-testkit --bin mq-test-cluster
     local url_file
     url_file="$(mktemp)"
     "$root/target/debug/mq-test-cluster" >"$url_file" &
@@ -141,9 +149,11 @@ start_shared_cluster() {
 failed=()
 run() {
     step "$*"
+    local started=$SECONDS
     if ! "$@"; then
         failed+=("$*")
     fi
+    printf '<== %s: %ds\n' "$1${2:+ $2}" $((SECONDS - started))
 }
 
 # rustfmt colours its diff unless told, also into CI logs.
@@ -157,6 +167,12 @@ for arg in "$@"; do
         -p | -p* | --package | --package=*) scope=() ;;
     esac
 done
+# Every target in one build: tests, the binaries the end-to-end tests and scripts start
+# (mq-server, mq-bench, mq-test-cluster) and the examples. Built package by package instead
+# (`cargo build -p mq-server`), cargo would resolve dependency features per package and compile
+# many dependencies again for each, which once cost CI several minutes.
+run cargo build --workspace --all-targets
+export MQ_SERVER_BIN="$root/target/debug/mq-server"
 run start_shared_cluster
 # The fault scenarios (e2e faults::*: a cluster master killed, resharding, a Sentinel failover)
 # take their stores apart under load and time the recovery; they run afterwards, one at a time,
@@ -177,7 +193,7 @@ fi
 run cargo test --workspace --doc
 # The payment example checks its own outcome (message and local state agree after a crash at
 # each step) and exits non-zero otherwise.
-run cargo run --quiet -p mq-broker --example payment
+run "$root/target/debug/examples/payment"
 # The OpenAPI document validates, and schemathesis finds no 5xx and no answer that breaks it,
 # on both backends (installs its pinned tools into .tools/apitest).
 run bash scripts/api-fuzz.sh

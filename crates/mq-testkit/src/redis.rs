@@ -120,7 +120,8 @@ impl RedisServer {
         RedisConfig {
             url: Some(self.url.clone()),
             key_prefix: self.key_prefix.clone(),
-            connect_timeout_ms: 2_000,
+            // Generous: a loaded 2-core CI machine may take seconds to accept; commands stay short.
+            connect_timeout_ms: 10_000,
             command_timeout_ms: 2_000,
             ..RedisConfig::default()
         }
