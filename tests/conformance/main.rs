@@ -159,6 +159,7 @@ meta_conformance!(
     group_crud_and_uniqueness_per_topic,
     group_listing_filters_and_pages,
     consumer_upsert_keeps_identity,
+    consumer_heartbeats_in_one_call_insert_and_refresh,
     consumer_listing_filters_and_deletes,
     dead_letters_list_newest_first_with_time_filters,
     dead_letters_delete_and_purge,

@@ -280,6 +280,42 @@ pub async fn consumer_upsert_keeps_identity(s: MetadataStores) {
     assert_eq!(all.total, 3);
 }
 
+/// Heartbeats of several consumers in one call: a stored one is refreshed (active, seen at the
+/// new time, keeping its id and creation time), new ones are inserted, other groups untouched;
+/// an empty call does nothing.
+pub async fn consumer_heartbeats_in_one_call_insert_and_refresh(s: MetadataStores) {
+    let mut old = consumer("orders", "billing", "w1");
+    old.status = ConsumerStatus::Inactive;
+    let old = s.consumers.upsert(old).await.unwrap();
+    let other = s.consumers.upsert(consumer("orders", "audit", "w1")).await.unwrap();
+    s.consumers.heartbeat("orders", "billing", &[], at(5)).await.unwrap();
+    let ids = ["w1".to_owned(), "w2".to_owned(), "w3".to_owned()];
+    s.consumers.heartbeat("orders", "billing", &ids, at(5)).await.unwrap();
+    // Again, as a second instance would: nothing new, nothing duplicated.
+    s.consumers.heartbeat("orders", "billing", &ids[1..], at(6)).await.unwrap();
+
+    let filter = ConsumerFilter {
+        topic_name: Some("orders".into()),
+        group_id: Some("billing".into()),
+        status: None,
+    };
+    let stored = s.consumers.list(&filter, Page::new(1, 10)).await.unwrap().items;
+    let seen: Vec<_> =
+        stored.iter().map(|c| (c.consumer_id.as_str(), c.status, c.last_heartbeat)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("w1", ConsumerStatus::Active, at(5)),
+            ("w2", ConsumerStatus::Active, at(6)),
+            ("w3", ConsumerStatus::Active, at(6)),
+        ]
+    );
+    assert_eq!((stored[0].id.as_str(), stored[0].created_at), (old.id.as_str(), old.created_at));
+    assert_eq!(stored[1].created_at, at(5), "a new consumer is created when first seen");
+    let untouched = s.consumers.get("orders", "audit", "w1").await.unwrap();
+    assert_eq!(untouched, Some(other));
+}
+
 pub async fn consumer_listing_filters_and_deletes(s: MetadataStores) {
     for (t, g, c) in [
         ("orders", "billing", "w2"),

@@ -10,7 +10,7 @@ use mq_dlq::DeadLetters;
 use mq_model::{Clock, ConsumerGroup, SystemClock, Topic, TransactionState};
 use mq_repo::{
     open_message_stores, open_metadata, HalfMessageStore, MessageLog, MessageStores,
-    MetadataStores, ScheduleStore, StatsStore,
+    MetadataStores, RepoError, ScheduleStore, StatsStore,
 };
 use mq_txn::Transactions;
 
@@ -22,6 +22,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BrokerConfig, MessageQueueConfig};
 use crate::{BrokerError, BrokerResult};
+
+/// How long [`Broker::ready`] waits for the stores: well under the second a load balancer's
+/// probe usually allows.
+pub const READY_WITHIN: Duration = Duration::from_millis(800);
 
 /// How long a topic or group read from the metadata store is trusted before it is read again.
 /// Other broker instances' changes become visible within this time.
@@ -62,8 +66,8 @@ pub(crate) struct Inner {
     /// Woken on every publish (and firing of delayed messages), so long polls return as soon
     /// as something arrives.
     pub(crate) published: Arc<Notify>,
-    /// When each consumer's heartbeat was last written, to write at most a few per session.
-    pub(crate) heartbeats: Mutex<HashMap<(String, String, String), Instant>>,
+    /// Consumers' heartbeats: taken at most a few times per session, written in batches.
+    pub(crate) heartbeats: crate::membership::Heartbeats,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -153,7 +157,7 @@ impl Broker {
                 next_partition: AtomicU64::new(0),
                 next_fetch_start: AtomicU64::new(0),
                 published,
-                heartbeats: Mutex::default(),
+                heartbeats: crate::membership::Heartbeats::default(),
                 shutdown,
                 tasks: Mutex::default(),
             }),
@@ -220,10 +224,30 @@ impl Broker {
         }
     }
 
-    /// Checks that both stores answer.
+    /// Checks that both stores answer, both at once, within [`READY_WITHIN`]: a store that is
+    /// down or slow makes this fail in under a second rather than after its own timeouts. The
+    /// probes run as tasks of their own, so one that outlives the answer finishes rather than
+    /// being dropped mid-operation (which would cost the driver its connection).
     pub async fn ready(&self) -> BrokerResult<()> {
-        self.inner.log.partition_stats(mq_repo::TopicRef::named("mq-readiness-probe"), 0).await?;
-        self.inner.meta.topics.get("mq-readiness-probe").await?;
+        const PROBE: &str = "mq-readiness-probe";
+        let log = self.inner.log.clone();
+        let redis = tokio::spawn(async move {
+            log.partition_stats(mq_repo::TopicRef::named(PROBE), 0).await.map(drop)
+        });
+        let topics = self.inner.meta.topics.clone();
+        let mongo = tokio::spawn(async move { topics.get(PROBE).await.map(drop) });
+        let within = |task: JoinHandle<Result<(), RepoError>>, backend, op| async move {
+            match tokio::time::timeout(READY_WITHIN, task).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) | Err(_) => Err(RepoError::Timeout { backend, op, after: READY_WITHIN }),
+            }
+        };
+        let (redis, mongo) = tokio::join!(
+            within(redis, self.inner.log.backend(), "readiness probe"),
+            within(mongo, mq_repo::Backend::MongoDb, "readiness probe"),
+        );
+        redis?;
+        mongo?;
         Ok(())
     }
 

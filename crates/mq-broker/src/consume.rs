@@ -223,7 +223,7 @@ impl Broker {
             tokio::pin!(published);
             published.as_mut().enable();
 
-            self.heartbeat(&group, &request.consumer_id).await?;
+            self.heartbeat(&group, &request.consumer_id);
             let messages =
                 self.fetch_once(&topic, &group, &request.consumer_id, request.max_messages).await?;
             let now = tokio::time::Instant::now();

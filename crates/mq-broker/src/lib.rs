@@ -37,7 +37,7 @@ mod topics;
 mod transactions;
 
 pub use alerts::{AlertConfig, AlertsView};
-pub use broker::Broker;
+pub use broker::{Broker, READY_WITHIN};
 pub use config::{BrokerConfig, MessageQueueConfig, MetadataConfig};
 pub use consume::{
     Browse, ConsumerInfo, FetchRequest, GroupPartition, PartitionPosition, ReceivedMessage,

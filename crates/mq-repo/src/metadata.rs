@@ -91,6 +91,23 @@ pub trait ConsumerRepository: Send + Sync + Debug {
     /// Inserts the consumer, or replaces the one with the same key while keeping its stored
     /// `id` and `createdAt`; returns what is stored.
     async fn upsert(&self, consumer: Consumer) -> RepoResult<Consumer>;
+    /// Records that these consumers of one group were seen at `at` (their heartbeats, gathered
+    /// by the broker and written together): each becomes `active` with `last_heartbeat` and
+    /// `updated_at` set to `at` and its other fields reset as [`heartbeat_consumer`] builds
+    /// them, inserted when new. The default upserts them one by one; a store may do it in
+    /// fewer round trips.
+    async fn heartbeat(
+        &self,
+        topic: &str,
+        group_id: &str,
+        consumer_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> RepoResult<()> {
+        for consumer_id in consumer_ids {
+            self.upsert(heartbeat_consumer(topic, group_id, consumer_id, at)).await?;
+        }
+        Ok(())
+    }
     /// The consumer with this key.
     async fn get(
         &self,
@@ -104,6 +121,31 @@ pub trait ConsumerRepository: Send + Sync + Debug {
     async fn delete(&self, topic: &str, group_id: &str, consumer_id: &str) -> RepoResult<()>;
     /// Deletes every consumer of a group; returns how many.
     async fn delete_by_group(&self, topic: &str, group_id: &str) -> RepoResult<u64>;
+}
+
+/// The record a heartbeat stores for a consumer: `active`, seen at `at`, no partition or
+/// offsets of its own (a group's progress lives in the message log), no client info.
+pub fn heartbeat_consumer(
+    topic: &str,
+    group_id: &str,
+    consumer_id: &str,
+    at: DateTime<Utc>,
+) -> Consumer {
+    Consumer {
+        id: mq_model::new_id(mq_model::IdKind::Consumer),
+        consumer_id: consumer_id.to_owned(),
+        group_id: group_id.to_owned(),
+        topic_name: topic.to_owned(),
+        partition: 0,
+        current_offset: 0,
+        committed_offset: 0,
+        lag: 0,
+        status: ConsumerStatus::Active,
+        last_heartbeat: at,
+        client_info: std::collections::BTreeMap::new(),
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 /// Which dead letters a listing or purge covers.

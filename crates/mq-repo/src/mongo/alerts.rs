@@ -48,15 +48,17 @@ impl MongoMetadata {
         sort: Document,
         limit: Option<i64>,
     ) -> RepoResult<Vec<Document>> {
-        self.bounded(op, async {
-            let cursor = self
-                .coll(collection)
-                .find(doc! {})
-                .sort(sort)
-                .limit(limit.unwrap_or(0))
-                .await
-                .map_err(RepoError::mongo(op))?;
-            cursor.try_collect().await.map_err(RepoError::mongo(op))
+        self.bounded(op, {
+            let coll = self.coll(collection);
+            async move {
+                let cursor = coll
+                    .find(doc! {})
+                    .sort(sort)
+                    .limit(limit.unwrap_or(0))
+                    .await
+                    .map_err(RepoError::mongo(op))?;
+                cursor.try_collect().await.map_err(RepoError::mongo(op))
+            }
         })
         .await
     }
@@ -83,12 +85,11 @@ impl AlertRepository for MongoMetadata {
 
     async fn close(&self, key: &str, resolved_at: DateTime<Utc>) -> RepoResult<Option<Alert>> {
         const OP: &str = "close alert";
+        let filter = doc! { "_id": key };
         let taken = self
-            .bounded(OP, async {
-                self.coll(ALERTS_ACTIVE)
-                    .find_one_and_delete(doc! { "_id": key })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(ALERTS_ACTIVE);
+                async move { coll.find_one_and_delete(filter).await.map_err(RepoError::mongo(OP)) }
             })
             .await?;
         let Some(taken) = taken else { return Ok(None) };

@@ -39,13 +39,16 @@ impl MongoMetadata {
     async fn write_chunk(&self, chunk: &ContentChunkDoc) -> RepoResult<()> {
         const OP: &str = "write dead letter content";
         let doc = encode(CHUNK_WHAT, chunk)?;
-        self.bounded(OP, async {
-            self.coll(DEAD_LETTER_CONTENTS)
-                .replace_one(doc! { "_id": &chunk.id }, doc)
-                .upsert(true)
-                .await
-                .map(drop)
-                .map_err(RepoError::mongo(OP))
+        let filter = doc! { "_id": &chunk.id };
+        self.bounded(OP, {
+            let coll = self.coll(DEAD_LETTER_CONTENTS);
+            async move {
+                coll.replace_one(filter, doc)
+                    .upsert(true)
+                    .await
+                    .map(drop)
+                    .map_err(RepoError::mongo(OP))
+            }
         })
         .await
     }
@@ -64,14 +67,16 @@ impl MongoMetadata {
         }
         let filter = doc! { "dead_letter_id": { "$in": ids } };
         let raw: Vec<Document> = self
-            .bounded(OP, async {
-                let cursor = self
-                    .coll(DEAD_LETTER_CONTENTS)
-                    .find(filter)
-                    .sort(doc! { "dead_letter_id": 1, "n": 1 })
-                    .await
-                    .map_err(RepoError::mongo(OP))?;
-                cursor.try_collect().await.map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTER_CONTENTS);
+                async move {
+                    let cursor = coll
+                        .find(filter)
+                        .sort(doc! { "dead_letter_id": 1, "n": 1 })
+                        .await
+                        .map_err(RepoError::mongo(OP))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         let mut by_id: BTreeMap<String, Vec<ContentChunkDoc>> = BTreeMap::new();
@@ -103,14 +108,16 @@ impl MongoMetadata {
         }
         let filter = doc! { "_id": { "$in": ids } };
         let existing: Vec<Document> = self
-            .bounded(OP, async {
-                let cursor = self
-                    .coll(DEAD_LETTERS)
-                    .find(filter)
-                    .projection(doc! { "_id": 1 })
-                    .await
-                    .map_err(RepoError::mongo(OP))?;
-                cursor.try_collect().await.map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTERS);
+                async move {
+                    let cursor = coll
+                        .find(filter)
+                        .projection(doc! { "_id": 1 })
+                        .await
+                        .map_err(RepoError::mongo(OP))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         let existing: BTreeSet<&str> =
@@ -148,12 +155,11 @@ impl DeadLetterRepository for MongoMetadata {
 
     async fn get(&self, id: &str) -> RepoResult<Option<DeadLetterMessage>> {
         const OP: &str = "get dead letter";
+        let filter = doc! { "_id": id };
         let found = self
-            .bounded(OP, async {
-                self.coll(DEAD_LETTERS)
-                    .find_one(doc! { "_id": id })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTERS);
+                async move { coll.find_one(filter).await.map_err(RepoError::mongo(OP)) }
             })
             .await?;
         let Some(found) = found else { return Ok(None) };
@@ -182,13 +188,16 @@ impl DeadLetterRepository for MongoMetadata {
 
     async fn delete(&self, id: &str) -> RepoResult<()> {
         const OP: &str = "delete dead letter";
+        let filter = doc! { "_id": id };
         let deleted = self
-            .bounded(OP, async {
-                self.coll(DEAD_LETTERS)
-                    .find_one_and_delete(doc! { "_id": id })
-                    .projection(doc! { "content_chunks": 1 })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTERS);
+                async move {
+                    coll.find_one_and_delete(filter)
+                        .projection(doc! { "content_chunks": 1 })
+                        .await
+                        .map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         let Some(deleted) = deleted else {
@@ -215,14 +224,16 @@ impl DeadLetterRepository for MongoMetadata {
         let mut chunked = filter.clone();
         chunked.insert("content_chunks", doc! { "$gt": 0 });
         let raw: Vec<Document> = self
-            .bounded(OP, async {
-                let cursor = self
-                    .coll(DEAD_LETTERS)
-                    .find(chunked)
-                    .projection(doc! { "_id": 1 })
-                    .await
-                    .map_err(RepoError::mongo(OP))?;
-                cursor.try_collect().await.map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTERS);
+                async move {
+                    let cursor = coll
+                        .find(chunked)
+                        .projection(doc! { "_id": 1 })
+                        .await
+                        .map_err(RepoError::mongo(OP))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         let ids = raw
@@ -253,11 +264,13 @@ impl DeadLetterRepository for MongoMetadata {
         // One conditional update: the server applies it atomically to the one document, so
         // of two racing swaps from the same `expected` only the first still matches.
         let updated = self
-            .bounded(OP, async {
-                self.coll(DEAD_LETTERS)
-                    .update_one(filter, doc! { "$set": { "redrive": new } })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(DEAD_LETTERS);
+                async move {
+                    coll.update_one(filter, doc! { "$set": { "redrive": new } })
+                        .await
+                        .map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         Ok(updated.matched_count == 1)

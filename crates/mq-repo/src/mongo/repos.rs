@@ -16,6 +16,7 @@
 //! The dead-letter repository, which spans the last two, is in [`super::dead_letters`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ use mongodb::options::{ClientOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database};
 use mq_model::{Consumer, ConsumerGroup, Page, Paged, Topic};
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 
 #[cfg(doc)]
 use super::dead_letter_docs::DeadLetterDoc;
@@ -43,6 +45,9 @@ use crate::metadata::{
 use crate::timeout::bounded;
 use crate::{Backend, MongoConfig, RepoError, RepoResult};
 
+/// The driver's default `maxPoolSize`, when neither the URI nor `mongodb.pool_size` sets one.
+const DRIVER_POOL_SIZE: u32 = 10;
+
 /// MongoDB's error code for a write that would break a unique index.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -55,6 +60,9 @@ const DUPLICATE_KEY: i32 = 11000;
 pub struct MongoMetadata {
     db: Database,
     op_timeout: Duration,
+    /// One permit per connection of the driver's pool: operations beyond it wait here, where
+    /// giving up is harmless, rather than in the driver's queue (see [`Self::bounded`]).
+    gate: Arc<Semaphore>,
 }
 
 impl MongoMetadata {
@@ -88,9 +96,12 @@ impl MongoMetadata {
         }
         // The client connects lazily; creating the indexes below is the first round trip and
         // so also proves the server is reachable.
+        let pool = options.max_pool_size.filter(|size| *size > 0).unwrap_or(DRIVER_POOL_SIZE);
         let client = Client::with_options(options).map_err(RepoError::mongo("connect"))?;
-        let this = Self { db: client.database(&cfg.database), op_timeout };
-        this.bounded("create indexes", ensure_indexes(&this.db)).await?;
+        let gate = Arc::new(Semaphore::new(usize::try_from(pool).unwrap_or(usize::MAX)));
+        let this = Self { db: client.database(&cfg.database), op_timeout, gate };
+        let db = this.db.clone();
+        this.bounded("create indexes", async move { ensure_indexes(&db).await }).await?;
         tracing::debug!(database = %cfg.database, "mongodb metadata store ready");
         Ok(this)
     }
@@ -99,12 +110,37 @@ impl MongoMetadata {
         self.db.collection(name)
     }
 
-    pub(super) async fn bounded<T>(
-        &self,
-        op: &'static str,
-        fut: impl Future<Output = RepoResult<T>>,
-    ) -> RepoResult<T> {
-        bounded(Backend::MongoDb, op, self.op_timeout, fut).await
+    /// Runs one operation within the operation timeout without ever dropping it mid-flight.
+    ///
+    /// The driver has no client-side operation timeout, and dropping one of its futures while it
+    /// talks to the server closes that connection; under a flood, requests that gave up would
+    /// leave the pool opening connections for minutes. So an operation first waits for one of
+    /// `gate`'s permits (one per pooled connection; giving up there costs nothing), then runs as
+    /// a task of its own holding the permit: if the caller's time runs out it gets `Timeout`
+    /// while the operation finishes in the background and hands its connection back.
+    pub(super) async fn bounded<T, F>(&self, op: &'static str, fut: F) -> RepoResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = RepoResult<T>> + Send + 'static,
+    {
+        let after = self.op_timeout;
+        let timeout = || RepoError::Timeout { backend: Backend::MongoDb, op, after };
+        let deadline = tokio::time::Instant::now() + after;
+        let permit =
+            match tokio::time::timeout_at(deadline, self.gate.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // The gate is never closed; treat it like running out of time.
+                Ok(Err(_)) | Err(_) => return Err(timeout()),
+            };
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            fut.await
+        });
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(failed)) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Ok(Err(_)) | Err(_) => Err(timeout()),
+        }
     }
 
     /// Inserts `doc`; a unique-index violation becomes `exists()`.
@@ -113,13 +149,16 @@ impl MongoMetadata {
         op: &'static str,
         collection: &str,
         doc: Document,
-        exists: impl FnOnce() -> RepoError,
+        exists: impl FnOnce() -> RepoError + Send + 'static,
     ) -> RepoResult<()> {
-        self.bounded(op, async {
-            match self.coll(collection).insert_one(doc).await {
-                Ok(_) => Ok(()),
-                Err(e) if is_duplicate_key(&e) => Err(exists()),
-                Err(e) => Err(RepoError::mongo(op)(e)),
+        self.bounded(op, {
+            let coll = self.coll(collection);
+            async move {
+                match coll.insert_one(doc).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_duplicate_key(&e) => Err(exists()),
+                    Err(e) => Err(RepoError::mongo(op)(e)),
+                }
             }
         })
         .await
@@ -138,8 +177,9 @@ impl MongoMetadata {
         M: TryFrom<D, Error = RepoError>,
     {
         let found = self
-            .bounded(op, async {
-                self.coll(collection).find_one(filter).await.map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(collection);
+                async move { coll.find_one(filter).await.map_err(RepoError::mongo(op)) }
             })
             .await?;
         found.map(|doc| decode::<D, M>(what, doc)).transpose()
@@ -176,23 +216,27 @@ impl MongoMetadata {
     ) -> RepoResult<(u64, Vec<Document>)> {
         let (filter, sort) = query;
         let coll = self.coll(collection);
-        self.bounded(op, async {
-            let total = coll.count_documents(filter.clone()).await.map_err(RepoError::mongo(op))?;
-            // A zero page size or a skip past what the server accepts (an i64) cannot
-            // return anything; MongoDB would read a limit of 0 as "no limit".
-            let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
-            if limit == 0 || i64::try_from(page.skip()).is_err() {
-                return Ok((total, Vec::new()));
+        self.bounded(op, {
+            async move {
+                let total =
+                    coll.count_documents(filter.clone()).await.map_err(RepoError::mongo(op))?;
+                // A zero page size or a skip past what the server accepts (an i64) cannot
+                // return anything; MongoDB would read a limit of 0 as "no limit".
+                let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+                if limit == 0 || i64::try_from(page.skip()).is_err() {
+                    return Ok((total, Vec::new()));
+                }
+                let cursor = coll
+                    .find(filter)
+                    .sort(sort)
+                    .skip(page.skip())
+                    .limit(limit)
+                    .await
+                    .map_err(RepoError::mongo(op))?;
+                let docs: Vec<Document> =
+                    cursor.try_collect().await.map_err(RepoError::mongo(op))?;
+                Ok((total, docs))
             }
-            let cursor = coll
-                .find(filter)
-                .sort(sort)
-                .skip(page.skip())
-                .limit(limit)
-                .await
-                .map_err(RepoError::mongo(op))?;
-            let docs: Vec<Document> = cursor.try_collect().await.map_err(RepoError::mongo(op))?;
-            Ok((total, docs))
         })
         .await
     }
@@ -216,12 +260,14 @@ impl MongoMetadata {
         // server; leaving it out keeps the stored id, which is stable by design.
         doc.remove("_id");
         let stored = self
-            .bounded(op, async {
-                self.coll(collection)
-                    .find_one_and_replace(filter, doc)
-                    .return_document(ReturnDocument::After)
-                    .await
-                    .map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(collection);
+                async move {
+                    coll.find_one_and_replace(filter, doc)
+                        .return_document(ReturnDocument::After)
+                        .await
+                        .map_err(RepoError::mongo(op))
+                }
             })
             .await?;
         match stored {
@@ -239,8 +285,9 @@ impl MongoMetadata {
         missing: impl FnOnce() -> RepoError,
     ) -> RepoResult<()> {
         let deleted = self
-            .bounded(op, async {
-                self.coll(collection).delete_one(filter).await.map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(collection);
+                async move { coll.delete_one(filter).await.map_err(RepoError::mongo(op)) }
             })
             .await?;
         if deleted.deleted_count == 0 {
@@ -257,8 +304,9 @@ impl MongoMetadata {
         filter: Document,
     ) -> RepoResult<u64> {
         let deleted = self
-            .bounded(op, async {
-                self.coll(collection).delete_many(filter).await.map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(collection);
+                async move { coll.delete_many(filter).await.map_err(RepoError::mongo(op)) }
             })
             .await?;
         Ok(deleted.deleted_count)
@@ -272,6 +320,19 @@ fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
         ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
         _ => false,
+    }
+}
+
+/// True when an unordered `insertMany` failed only because some documents existed already.
+fn only_duplicates(err: &mongodb::error::Error) -> bool {
+    match &*err.kind {
+        ErrorKind::InsertMany(e) => {
+            e.write_concern_error.is_none()
+                && e.write_errors
+                    .as_ref()
+                    .is_some_and(|errors| errors.iter().all(|w| w.code == DUPLICATE_KEY))
+        }
+        _ => is_duplicate_key(err),
     }
 }
 
@@ -374,12 +435,14 @@ impl ConsumerGroupRepository for MongoMetadata {
             update.insert("$max", doc! { "last_commit_time": Bson::DateTime(at) });
         }
         let stored = self
-            .bounded(OP, async {
-                self.coll(CONSUMER_GROUPS)
-                    .find_one_and_update(filter, update)
-                    .return_document(ReturnDocument::After)
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(CONSUMER_GROUPS);
+                async move {
+                    coll.find_one_and_update(filter, update)
+                        .return_document(ReturnDocument::After)
+                        .await
+                        .map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         match stored {
@@ -413,12 +476,15 @@ impl ConsumerGroupRepository for MongoMetadata {
         // `$max` compares in BSON order, where the `null` of a group that never committed
         // sorts below every date; no upsert, so a deleted group is not brought back.
         let update = doc! { "$max": { "last_commit_time": Bson::DateTime(to_bson_time(at)) } };
-        self.bounded(OP, async {
-            self.coll(CONSUMER_GROUPS)
+        self.bounded(OP, {
+            let coll = self.coll(CONSUMER_GROUPS);
+            async move {
+            coll
                 .update_one(filter, update)
                 .await
                 .map(drop)
                 .map_err(RepoError::mongo(OP))
+        }
         })
         .await
     }
@@ -443,29 +509,31 @@ impl ConsumerRepository for MongoMetadata {
             "$setOnInsert": { "_id": &doc.id, "created_at": Bson::DateTime(doc.created_at) },
             "$set": set,
         };
+        let (coll, id) = (self.coll(CONSUMERS), doc.id.clone());
         let stored = self
-            .bounded(OP, async {
-                // Two concurrent upserts of a new key may both try to insert; the loser gets a
-                // duplicate-key error (servers before MongoDB 4.2 do not retry this themselves).
-                // Its retry then finds the winner's document and updates it. A duplicate on the
-                // retry can only be the new `_id` colliding with another consumer's.
-                let mut retried = false;
-                loop {
-                    let result = self
-                        .coll(CONSUMERS)
-                        .find_one_and_update(filter.clone(), update.clone())
-                        .upsert(true)
-                        .return_document(ReturnDocument::After)
-                        .await;
-                    match result {
-                        Err(e) if is_duplicate_key(&e) && !retried => retried = true,
-                        Err(e) if is_duplicate_key(&e) => {
-                            break Err(RepoError::AlreadyExists {
-                                kind: "consumer",
-                                id: doc.id.clone(),
-                            })
+            .bounded(OP, {
+                async move {
+                    // Two concurrent upserts of a new key may both try to insert; the loser gets a
+                    // duplicate-key error (servers before MongoDB 4.2 do not retry this themselves).
+                    // Its retry then finds the winner's document and updates it. A duplicate on the
+                    // retry can only be the new `_id` colliding with another consumer's.
+                    let mut retried = false;
+                    loop {
+                        let result = coll
+                            .find_one_and_update(filter.clone(), update.clone())
+                            .upsert(true)
+                            .return_document(ReturnDocument::After)
+                            .await;
+                        match result {
+                            Err(e) if is_duplicate_key(&e) && !retried => retried = true,
+                            Err(e) if is_duplicate_key(&e) => {
+                                break Err(RepoError::AlreadyExists {
+                                    kind: "consumer",
+                                    id: id.clone(),
+                                })
+                            }
+                            other => break other.map_err(RepoError::mongo(OP)),
                         }
-                        other => break other.map_err(RepoError::mongo(OP)),
                     }
                 }
             })
@@ -475,6 +543,82 @@ impl ConsumerRepository for MongoMetadata {
             detail: "upsert returned no document".to_owned(),
         })?;
         decode::<ConsumerDoc, _>("consumer", stored)
+    }
+
+    /// One `updateMany` for the consumers already stored (the usual case: one round trip);
+    /// when some are new, they are found out and inserted in one unordered `insertMany`. A
+    /// consumer inserted meanwhile by another instance (duplicate key) was seen just now.
+    async fn heartbeat(
+        &self,
+        topic: &str,
+        group_id: &str,
+        consumer_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> RepoResult<()> {
+        const OP: &str = "heartbeat consumers";
+        if consumer_ids.is_empty() {
+            return Ok(());
+        }
+        let filter = doc! {
+            "topic_name": topic,
+            "group_id": group_id,
+            "consumer_id": { "$in": consumer_ids },
+        };
+        let when = to_bson_time(at);
+        let update = doc! {
+            "$set": { "last_heartbeat": when, "updated_at": when, "status": "active" },
+        };
+        let coll = self.coll(CONSUMERS);
+        let matched = self
+            .bounded(OP, {
+                let (coll, filter) = (coll.clone(), filter.clone());
+                async move {
+                    coll.update_many(filter.clone(), update)
+                        .await
+                        .map(|r| r.matched_count)
+                        .map_err(RepoError::mongo(OP))
+                }
+            })
+            .await?;
+        if matched >= consumer_ids.len() as u64 {
+            return Ok(());
+        }
+        let stored: Vec<Document> = self
+            .bounded(OP, {
+                let coll = coll.clone();
+                async move {
+                    let cursor = coll
+                        .find(filter)
+                        .projection(doc! { "consumer_id": 1 })
+                        .await
+                        .map_err(RepoError::mongo(OP))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(OP))
+                }
+            })
+            .await?;
+        let stored: std::collections::BTreeSet<&str> =
+            stored.iter().filter_map(|d| d.get_str("consumer_id").ok()).collect();
+        let new = consumer_ids
+            .iter()
+            .filter(|id| !stored.contains(id.as_str()))
+            .map(|id| {
+                let consumer = crate::metadata::heartbeat_consumer(topic, group_id, id, at);
+                encode("consumer", &ConsumerDoc::try_from(consumer)?)
+            })
+            .collect::<RepoResult<Vec<Document>>>()?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.bounded(OP, {
+            async move {
+                match coll.insert_many(new).ordered(false).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if only_duplicates(&e) => Ok(()),
+                    Err(e) => Err(RepoError::mongo(OP)(e)),
+                }
+            }
+        })
+        .await
     }
 
     async fn get(

@@ -71,12 +71,11 @@ impl TokenRepository for MongoMetadata {
 
     async fn find_by_hash(&self, token_sha256: &str) -> RepoResult<Option<ApiToken>> {
         const OP: &str = "find api token";
+        let filter = doc! { "token_sha256": token_sha256 };
         let found = self
-            .bounded(OP, async {
-                self.coll(API_TOKENS)
-                    .find_one(doc! { "token_sha256": token_sha256 })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(API_TOKENS);
+                async move { coll.find_one(filter).await.map_err(RepoError::mongo(OP)) }
             })
             .await?;
         found.map(|d| decode::<TokenDoc, ApiToken>(TOKEN_WHAT, d)).transpose()
@@ -85,14 +84,16 @@ impl TokenRepository for MongoMetadata {
     async fn list(&self) -> RepoResult<Vec<ApiToken>> {
         const OP: &str = "list api tokens";
         let docs: Vec<Document> = self
-            .bounded(OP, async {
-                let cursor = self
-                    .coll(API_TOKENS)
-                    .find(doc! {})
-                    .sort(token_sort())
-                    .await
-                    .map_err(RepoError::mongo(OP))?;
-                cursor.try_collect().await.map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(API_TOKENS);
+                async move {
+                    let cursor = coll
+                        .find(doc! {})
+                        .sort(token_sort())
+                        .await
+                        .map_err(RepoError::mongo(OP))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         docs.into_iter().map(|d| decode::<TokenDoc, ApiToken>(TOKEN_WHAT, d)).collect()

@@ -85,15 +85,17 @@ impl MongoMetadata {
         }
         let (filter, sort) = query;
         let docs: Vec<Document> = self
-            .bounded(op, async {
-                let cursor = self
-                    .coll(TRANSACTIONS)
-                    .find(filter)
-                    .sort(sort)
-                    .limit(limit)
-                    .await
-                    .map_err(RepoError::mongo(op))?;
-                cursor.try_collect().await.map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(TRANSACTIONS);
+                async move {
+                    let cursor = coll
+                        .find(filter)
+                        .sort(sort)
+                        .limit(limit)
+                        .await
+                        .map_err(RepoError::mongo(op))?;
+                    cursor.try_collect().await.map_err(RepoError::mongo(op))
+                }
             })
             .await?;
         docs.into_iter().map(|d| decode::<TransactionDoc, _>(WHAT, d)).collect()
@@ -107,11 +109,9 @@ impl MongoMetadata {
         update: Document,
     ) -> RepoResult<bool> {
         let updated = self
-            .bounded(op, async {
-                self.coll(TRANSACTIONS)
-                    .update_one(filter, update)
-                    .await
-                    .map_err(RepoError::mongo(op))
+            .bounded(op, {
+                let coll = self.coll(TRANSACTIONS);
+                async move { coll.update_one(filter, update).await.map_err(RepoError::mongo(op)) }
             })
             .await?;
         Ok(updated.matched_count == 1)
@@ -133,12 +133,11 @@ impl TransactionRepository for MongoMetadata {
 
     async fn get(&self, id: &str) -> RepoResult<Option<Transaction>> {
         const OP: &str = "get transaction";
+        let filter = doc! { "_id": id };
         let found = self
-            .bounded(OP, async {
-                self.coll(TRANSACTIONS)
-                    .find_one(doc! { "_id": id })
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(TRANSACTIONS);
+                async move { coll.find_one(filter).await.map_err(RepoError::mongo(OP)) }
             })
             .await?;
         found.map(|d| decode::<TransactionDoc, _>(WHAT, d)).transpose()
@@ -174,13 +173,16 @@ impl TransactionRepository for MongoMetadata {
             },
             "$push": { "history": EventDoc::encode(event)? },
         };
+        let filter = doc! { "_id": id, "state": PREPARED };
         let updated = self
-            .bounded(OP, async {
-                self.coll(TRANSACTIONS)
-                    .find_one_and_update(doc! { "_id": id, "state": PREPARED }, update)
-                    .return_document(ReturnDocument::After)
-                    .await
-                    .map_err(RepoError::mongo(OP))
+            .bounded(OP, {
+                let coll = self.coll(TRANSACTIONS);
+                async move {
+                    coll.find_one_and_update(filter, update)
+                        .return_document(ReturnDocument::After)
+                        .await
+                        .map_err(RepoError::mongo(OP))
+                }
             })
             .await?;
         updated
