@@ -62,6 +62,7 @@ mod retry {
         a_paced_retry_spreads_redeliveries,
         handlers_and_nacks_choose_how_to_retry,
         dead_letters_can_be_deleted_and_purged,
+        a_message_too_large_to_dead_letter_whole_does_not_stall_its_partition,
     );
 }
 

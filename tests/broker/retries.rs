@@ -472,3 +472,61 @@ pub async fn a_restart_mid_backoff_keeps_the_message_and_its_count(t: &BrokerUnd
     assert_eq!(reasons, ["first", "second", "third"], "the history survived the restart");
     reopened.shutdown().await;
 }
+
+/// A message stored before mq bounded headers (17 MiB of them, appended to the log directly),
+/// too large for MongoDB's 16 MiB document: when it fails, its dead letter is stored without
+/// the headers rather than failing for ever, and the ordered partition moves on. The in-memory
+/// store takes it whole.
+pub async fn a_message_too_large_to_dead_letter_whole_does_not_stall_its_partition(
+    t: &BrokerUnderTest,
+) {
+    let b = &t.broker;
+    topic(b, "legacy", 1).await;
+    retry_group(b, "legacy", "g", DeliveryMode::Ordered, 1_000, 0, &[100]).await;
+    let huge = "h".repeat(17 * 1024 * 1024);
+    let record = mq_repo::NewRecord {
+        message_id: mq_model::new_id(mq_model::IdKind::Message),
+        key: None,
+        value: b"1".to_vec(),
+        headers: BTreeMap::from([("h".to_owned(), huge)]),
+        producer_id: None,
+        message_type: mq_model::MessageType::Normal,
+        dedup: None,
+    };
+    let stored = b.get_topic("legacy").await.unwrap();
+    b.message_log().append((&stored).into(), 0, vec![record]).await.unwrap();
+    for i in 0..3 {
+        b.publish("legacy", OutgoingMessage::new(format!("later-{i}"))).await.unwrap();
+    }
+
+    let first = fetch(b, "legacy", "g", "c1", 1).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].message.value, b"1");
+    // maxRetries 0: the nack dead-letters it, and must not fail.
+    let nacked = b.nack("legacy", "g", &receipts(&first), &Nack::because("boom")).await.unwrap();
+    assert_eq!(nacked, 1);
+    let dead = wait_for_dead_letters(b, "legacy", "g", 1, Duration::from_secs(10)).await;
+    assert_eq!(dead.len(), 1, "the oversized message became a dead letter");
+    assert_eq!(dead[0].message_content, b"1", "its value is kept");
+    // MongoDB documents hold at most 16 MiB; the in-memory store has no such limit.
+    let on_mongodb = t.config.is_some();
+    assert_eq!(dead[0].headers.is_empty(), on_mongodb, "headers left out only on MongoDB");
+    if on_mongodb {
+        let reason = &dead[0].failure_reason;
+        assert!(reason.starts_with("boom"), "{reason}");
+        assert!(reason.contains("without its 1 headers (17825793 bytes)"), "{reason}");
+        assert!(reason.contains("partition 0 at offset 0"), "{reason}");
+    } else {
+        assert_eq!(dead[0].headers["h"].len(), 17 * 1024 * 1024, "kept whole");
+    }
+
+    // The partition moves on: the later messages come, in order.
+    let mut later = Vec::new();
+    let started = Instant::now();
+    while later.len() < 3 && started.elapsed() < Duration::from_secs(10) {
+        let got = fetch(b, "legacy", "g", "c1", 10).await;
+        ack_all(b, "legacy", "g", &got).await;
+        later.extend(got.iter().map(text));
+    }
+    assert_eq!(later, ["later-0", "later-1", "later-2"]);
+}

@@ -27,6 +27,9 @@ pub struct Metrics {
     pub retried: IntCounterVec,
     /// `mq_messages_dead_lettered_total{topic,group}`.
     pub dead_lettered: IntCounterVec,
+    /// `mq_dead_letters_reduced_total{topic,group}`: dead letters the store refused whole,
+    /// stored without their headers (see `mq_dlq::Recorded::Reduced`).
+    pub dead_letters_reduced: IntCounterVec,
     /// `mq_messages_scheduled_total{topic}`: delayed messages accepted.
     pub scheduled: IntCounterVec,
     /// `mq_transactions_committed_total{topic}`.
@@ -117,6 +120,12 @@ impl Metrics {
                 &r,
                 "mq_messages_dead_lettered_total",
                 "Messages that became dead letters.",
+                tg,
+            ),
+            dead_letters_reduced: counter(
+                &r,
+                "mq_dead_letters_reduced_total",
+                "Dead letters the store refused whole, stored without their headers.",
                 tg,
             ),
             scheduled: counter(&r, "mq_messages_scheduled_total", "Delayed messages accepted.", t),

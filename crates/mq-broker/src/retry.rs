@@ -184,7 +184,22 @@ impl Broker {
             self.inner.clock.now(),
         );
         let (id, why) = (dead.id.clone(), dead.failure_reason.clone());
-        self.inner.dead_letters.record(dead).await?;
+        if let mq_dlq::Recorded::Reduced { why: refusal } =
+            self.inner.dead_letters.record(dead).await?
+        {
+            self.inner.metrics.dead_letters_reduced.with_label_values(&[t, g]).inc();
+            tracing::error!(
+                topic = t,
+                group = g,
+                partition,
+                offset,
+                message_id = %record.message_id,
+                dead_letter_id = %id,
+                error = %refusal,
+                "the dead-letter store refused this message whole; its dead letter was stored \
+                 without its headers (the whole message stays in the log until retention)"
+            );
+        }
         if log.ack_deliveries(at, partition, g, &[(offset, delivery_count)]).await? > 0 {
             self.inner.metrics.dead_lettered.with_label_values(&[t, g]).inc();
         }

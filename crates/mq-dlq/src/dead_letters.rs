@@ -31,6 +31,50 @@ pub enum Redriven {
     AlreadyRedriven,
 }
 
+/// What [`DeadLetters::record`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored whole.
+    Stored,
+    /// One with its id was stored already.
+    Existed,
+    /// The store refused it whole (`why`); stored without its headers (and a long key).
+    Reduced {
+        /// The store's refusal.
+        why: String,
+    },
+}
+
+/// An error with its causes, `: `-separated.
+fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `dead` without what made a store refuse it: its headers and, beyond
+/// [`mq_model::MAX_KEY_LEN`], its key; the reason tells what was left out and where the whole
+/// message still is.
+fn reduced(mut dead: DeadLetterMessage, why: &str) -> DeadLetterMessage {
+    let header_bytes: usize = dead.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut left_out = format!("its {} headers ({header_bytes} bytes)", dead.headers.len());
+    dead.headers.clear();
+    if let Some(key) = dead.message_key.take_if(|key| key.len() > mq_model::MAX_KEY_LEN) {
+        left_out.push_str(&format!(" and its key ({} bytes)", key.len()));
+    }
+    dead.failure_reason = format!(
+        "{} [dead letter stored without {left_out}: the store refused it whole ({why}); the \
+         whole message stays in partition {} at offset {} until retention removes it]",
+        dead.failure_reason, dead.partition, dead.offset
+    );
+    dead
+}
+
 /// The dead letters of one metadata store, and the schedule redrives go through.
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
@@ -49,13 +93,27 @@ impl DeadLetters {
         Self { repo, schedule, clock }
     }
 
-    /// Stores a dead letter. Returns false if one with its id is stored already: ids derive
-    /// from where the message failed, so that is the same failure recorded twice.
-    pub async fn record(&self, dead: DeadLetterMessage) -> RepoResult<bool> {
-        match self.repo.insert(dead).await {
-            Ok(_) => Ok(true),
-            Err(RepoError::AlreadyExists { .. }) => Ok(false),
-            Err(other) => Err(other),
+    /// Stores a dead letter. `Existed` if one with its id is stored already: ids derive from
+    /// where the message failed, so that is the same failure recorded twice.
+    ///
+    /// A store that refuses the dead letter itself (not one that is unreachable: that error is
+    /// returned, to be tried again) gets it again without its headers, and without its key when
+    /// the key is long, the reason saying so ([`Recorded::Reduced`]): a message that cannot be
+    /// dead-lettered whole (stored before mq bounded headers, say) must not stay pending for
+    /// ever and stall its partition. The original stays in its partition's log, at the offset
+    /// the dead letter names, until retention removes it.
+    pub async fn record(&self, dead: DeadLetterMessage) -> RepoResult<Recorded> {
+        let refused = match self.repo.insert(dead.clone()).await {
+            Ok(_) => return Ok(Recorded::Stored),
+            Err(RepoError::AlreadyExists { .. }) => return Ok(Recorded::Existed),
+            Err(error) if error.is_unavailable() => return Err(error),
+            Err(refused) => refused,
+        };
+        let why = error_text(&refused);
+        match self.repo.insert(reduced(dead, &why)).await {
+            Ok(_) => Ok(Recorded::Reduced { why }),
+            Err(RepoError::AlreadyExists { .. }) => Ok(Recorded::Existed),
+            Err(error) => Err(error),
         }
     }
 

@@ -18,7 +18,7 @@ mod dead_letters;
 mod record;
 
 pub use backoff::retry_delay;
-pub use dead_letters::{DeadLetters, Redriven, REDRIVE_STALE_AFTER};
+pub use dead_letters::{DeadLetters, Recorded, Redriven, REDRIVE_STALE_AFTER};
 pub use record::{
     dead_letter, dead_letter_id, redrive_record, ORIGINAL_FAILURE_HEADER, REDRIVEN_FROM_HEADER,
     REDRIVE_GROUP_HEADER,
