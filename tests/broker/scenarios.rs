@@ -149,13 +149,29 @@ pub async fn message_size_and_batch_limits_are_all_or_nothing(t: &BrokerUnderTes
     b.publish("small", OutgoingMessage::new(vec![b'x'; 10])).await.unwrap();
     let err = b.publish("small", OutgoingMessage::new(vec![b'x'; 11])).await.unwrap_err();
     assert!(matches!(err, BrokerError::MessageTooLarge { size: 11, max: 10, .. }), "{err:?}");
+    // Key and headers count too: a 1-byte value cannot carry the rest in its headers.
+    let mut heavy = OutgoingMessage::new("v").with_key("kk");
+    heavy.headers.insert("h".into(), "x".repeat(9));
+    let err = b.publish("small", heavy).await.unwrap_err();
+    assert!(
+        matches!(&err, BrokerError::MessageTooLarge { size: 13, max: 10, field, .. } if field == "headers"),
+        "{err:?}"
+    );
+    // Key and headers have bounds of their own, whatever the topic allows.
+    let long_key = OutgoingMessage::new("v").with_key("k".repeat(mq_model::MAX_KEY_LEN + 1));
+    let err = b.publish("small", long_key).await.unwrap_err();
+    assert!(matches!(&err, BrokerError::Invalid(e) if e.field() == "key"), "{err:?}");
 
     let batch = vec![
         OutgoingMessage::new("ok"),
         OutgoingMessage::new(vec![b'y'; 11]),
         OutgoingMessage::new("ok"),
     ];
-    assert!(b.publish_batch("small", batch).await.is_err());
+    let err = b.publish_batch("small", batch).await.unwrap_err();
+    assert!(
+        matches!(&err, BrokerError::MessageTooLarge { field, .. } if field == "messages[1].value"),
+        "{err:?}"
+    );
     let stored = b.browse("small", 0, 0, 100).await.unwrap();
     assert_eq!(stored.messages.len(), 1, "the failed batch stored nothing");
 

@@ -457,3 +457,11 @@ async fn without_replica_acks_a_lagging_failover_loses_what_the_master_answered_
         assert!(rollback["toOffset"].as_u64() > rollback["fromOffset"].as_u64(), "{p}");
     }
 }
+
+/// A flood of 1,000 long polls (issue 25), here in the serial step because it loads the
+/// machine with a thousand connections for 20 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_long_polls_is_bounded_and_the_server_recovers_at_once() {
+    let server = TestServer::start(crate::Backend::RedisMongo).await;
+    crate::overload::a_flood_of_long_polls_is_bounded_and_the_server_recovers_at_once(server).await;
+}

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bench;
+mod bounds;
 mod client;
 mod dead_letters;
 mod delay;
@@ -24,6 +25,7 @@ mod long_poll;
 mod monitoring;
 mod mqctl;
 mod openapi;
+mod overload;
 mod publish;
 mod redelivery;
 mod rust_client;
@@ -136,6 +138,7 @@ e2e!(
         mqctl::topics_groups_send_consume_and_monitor_through_mqctl,
         idempotency::repeated_publishes_store_once_and_answer_the_first,
         idempotency::the_dedup_window_ends,
+        bounds::every_part_of_a_message_is_bounded_and_the_largest_reads_back,
     ],
     durable: [
         redelivery::restart_loses_no_acked_or_unacked_message,
@@ -144,6 +147,7 @@ e2e!(
         transactions::a_killed_server_resolves_its_half_message_by_checkback,
         transactions::two_servers_commit_a_half_message_once,
         idempotency::retried_publishes_through_server_kills_store_each_key_once,
+        overload::readyz_answers_within_a_second_with_a_store_down,
     ],
     cluster: [
         flow::readme_flow_works_as_written,

@@ -3,7 +3,7 @@
 //! connect, 7 rate limited, 8 invalid, 2 usage), values from arguments, files and stdin, bulk
 //! sends, `tail` with `--count` and Ctrl-C, the config file and the environment.
 
-mod ctl;
+pub(crate) mod ctl;
 
 use std::collections::BTreeSet;
 use std::time::Instant;

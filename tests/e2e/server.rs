@@ -114,7 +114,7 @@ pub struct TestServer {
     // Dropped after the child is killed (see `Drop`), so neither the stores nor the log
     // files vanish under a running server; only held, never read.
     _redis: Option<RedisBacking>,
-    _mongo: Option<MongoServer>,
+    mongo: Option<MongoServer>,
     dir: TempDir,
 }
 
@@ -281,7 +281,7 @@ impl TestServer {
             options,
             stores,
             _redis: redis,
-            _mongo: mongo,
+            mongo,
             dir,
         }
     }
@@ -316,6 +316,12 @@ impl TestServer {
                 None => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    /// Kills the server's own MongoDB-wire server (Redis + MongoDB backends only), for tests of
+    /// how mq answers with MongoDB gone.
+    pub fn stop_mongo(&mut self) {
+        self.mongo.as_mut().expect("a server on MongoDB").stop();
     }
 
     /// Stops the server with SIGTERM, asserts that it exited with code 0, and starts it again

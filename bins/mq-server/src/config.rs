@@ -55,6 +55,10 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Largest JSON request body accepted; larger bodies get 413 (default: mq-api's).
     pub json_limit_bytes: usize,
+    /// How deeply arrays and objects may nest in a message value (default 64, at most 100).
+    pub max_value_depth: usize,
+    /// Long polls and message streams open at once (default 512); more get 503 + Retry-After.
+    pub max_long_polls: usize,
     /// https instead of plain HTTP, optionally with client certificates (design §7.3).
     pub tls: TlsConfig,
 }
@@ -84,6 +88,8 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             json_limit_bytes: mq_api::DEFAULT_JSON_LIMIT_BYTES,
+            max_value_depth: mq_api::DEFAULT_MAX_VALUE_DEPTH,
+            max_long_polls: mq_api::DEFAULT_MAX_LONG_POLLS,
             tls: TlsConfig::default(),
         }
     }
@@ -169,6 +175,8 @@ impl Config {
     pub fn api(&self) -> mq_api::ApiConfig {
         mq_api::ApiConfig {
             json_limit_bytes: self.server.json_limit_bytes,
+            max_value_depth: self.server.max_value_depth,
+            max_long_polls: self.server.max_long_polls,
             auth: self.auth.clone(),
             security: self.security.clone(),
             console: self.console.clone(),

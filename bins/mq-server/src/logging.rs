@@ -59,12 +59,62 @@ pub fn init(cfg: &LogConfig) -> anyhow::Result<LogGuard> {
         file_writer = Some(guard);
     }
 
+    // actix-http reports a client's malformed request or dropped connection at ERROR; it is
+    // the client's fault, so it comes out at WARN instead (see `ClientProtocolErrors`), unless
+    // RUST_LOG names actix_http itself.
+    let filter = if filter.to_string().contains("actix_http") {
+        filter
+    } else {
+        filter.add_directive(
+            format!("{ACTIX_H1}=off").parse().context("the actix_http::h1 directive")?,
+        )
+    };
+    let client_errors = ClientProtocolErrors.with_filter(
+        tracing_subscriber::filter::Targets::new().with_target(ACTIX_H1, tracing::Level::ERROR),
+    );
     tracing_subscriber::registry()
-        .with(layers)
-        .with(filter)
+        .with(layers.with_filter(filter))
+        .with(client_errors)
         .try_init()
         .context("a global tracing subscriber was already installed")?;
     Ok(LogGuard { _file_writer: file_writer })
+}
+
+/// Where actix-http's HTTP/1 connection handling logs from.
+const ACTIX_H1: &str = "actix_http::h1";
+
+/// Re-emits actix-http's ERROR events about a connection (a malformed request, a client that
+/// hung up mid-request) as WARN events of `mq_server::http`: a client's fault is not the
+/// server's error, and alerting on ERROR lines must not page anyone for it.
+struct ClientProtocolErrors;
+
+impl<S: tracing::Subscriber> Layer<S> for ClientProtocolErrors {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        tracing::warn!(target: "mq_server::http", error = %message.0, "HTTP connection error");
+    }
+}
+
+/// The `message` field of an event, as text.
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            value.clone_into(&mut self.0);
+        }
+    }
 }
 
 /// One output in the configured format, with or without colours.

@@ -105,6 +105,18 @@ pub enum ApiError {
         /// Seconds to wait (the `Retry-After` header).
         retry_after_secs: u64,
     },
+    /// This instance already holds as many long polls and streams as it allows
+    /// (`max_long_polls`); try again after `retry_after_secs`, or on another instance.
+    #[error(
+        "this server holds {limit} long polls and streams already (max_long_polls); retry \
+         after {retry_after_secs} s, or consume without waiting"
+    )]
+    Busy {
+        /// The configured limit.
+        limit: usize,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after_secs: u64,
+    },
     /// An [`ApiConfig`](crate::ApiConfig) value is unusable.
     #[error("invalid config {field}: {reason}")]
     InvalidConfig {
@@ -188,6 +200,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, Message),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, Message),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, Message),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, Message),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, Message),
             ApiError::Encode(_) | ApiError::InvalidConfig { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
@@ -265,7 +278,9 @@ impl ResponseError for ApiError {
             },
         }
         let mut response = envelope::error_response(status, &self.client_message(shown));
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
+        if let ApiError::TooManyRequests { retry_after_secs }
+        | ApiError::Busy { retry_after_secs, .. } = self
+        {
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
             }
@@ -373,7 +388,12 @@ mod tests {
             "already exists",
         );
         check(
-            BrokerError::MessageTooLarge { topic: "t".into(), size: 9, max: 8 },
+            BrokerError::MessageTooLarge {
+                topic: "t".into(),
+                size: 9,
+                max: 8,
+                field: "messages[2].headers".into(),
+            },
             413,
             "maxMessageSize",
         );

@@ -31,17 +31,19 @@ mod dto;
 mod envelope;
 mod error;
 mod extract;
+mod limits;
 mod observe;
 mod openapi;
 mod routes;
 mod security;
 mod value;
 
-pub use config::{ApiConfig, ConsoleConfig, DEFAULT_JSON_LIMIT_BYTES};
+pub use config::{ApiConfig, ConsoleConfig, DEFAULT_JSON_LIMIT_BYTES, DEFAULT_MAX_LONG_POLLS};
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use routes::{configure, API_PREFIX};
 pub use security::{AuthConfig, RateLimitConfig, SecurityConfig, TokenConfig};
+pub use value::{DEFAULT_MAX_VALUE_DEPTH, MAX_VALUE_DEPTH_LIMIT};
 
 /// Not public API: private hot paths of this crate, reachable from its criterion benchmarks
 /// (`benches/`, which are separate crates). Hidden from the docs; may change at any time.
@@ -57,7 +59,7 @@ pub mod __bench {
     pub fn parse_batch(body: &[u8]) -> Option<usize> {
         let raw: Box<RawValue> = serde_json::from_slice(body).ok()?;
         let batch: SendBatch = crate::extract::from_raw(&raw).ok()?;
-        batch.outgoing().ok().map(|messages| messages.len())
+        batch.outgoing(crate::DEFAULT_MAX_VALUE_DEPTH).ok().map(|messages| messages.len())
     }
 
     /// As [`parse_batch`] with the path tracked on every field (the extractor before its fast
@@ -65,7 +67,7 @@ pub mod __bench {
     pub fn parse_batch_tracked(body: &[u8]) -> Option<usize> {
         let raw: Box<RawValue> = serde_json::from_slice(body).ok()?;
         let batch: SendBatch = crate::extract::from_raw_tracked(&raw).ok()?;
-        batch.outgoing().ok().map(|messages| messages.len())
+        batch.outgoing(crate::DEFAULT_MAX_VALUE_DEPTH).ok().map(|messages| messages.len())
     }
 
     /// The JSON of a `POST /consume` answer's `data` holding these deliveries.

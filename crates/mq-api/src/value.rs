@@ -19,12 +19,23 @@ pub(crate) fn present<'de, D: Deserializer<'de>>(
     Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
-/// The stored bytes of a JSON value: its text without whitespace outside strings.
-pub(crate) fn to_stored(value: &RawValue) -> Vec<u8> {
+/// Default [`ApiConfig::max_value_depth`](crate::ApiConfig::max_value_depth): how deeply arrays
+/// and objects may nest in a value. Well within what common JSON parsers read (serde_json stops
+/// at 128 levels for a whole document, and a consumed value sits 3 levels down in the answer).
+pub const DEFAULT_MAX_VALUE_DEPTH: usize = 64;
+
+/// Largest accepted `max_value_depth`: a value nested deeper could not be read back by mq-client
+/// (serde_json's 128 levels, less the answer's own 3), nor by many other parsers.
+pub const MAX_VALUE_DEPTH_LIMIT: usize = 100;
+
+/// The stored bytes of a JSON value: its text without whitespace outside strings. Fails with
+/// the nesting depth reached when arrays and objects nest deeper than `max_depth`.
+pub(crate) fn to_stored(value: &RawValue, max_depth: usize) -> Result<Vec<u8>, usize> {
     let text = value.get().as_bytes();
     let mut out = Vec::with_capacity(text.len());
     let mut in_string = false;
     let mut escaped = false;
+    let mut depth = 0usize;
     for &byte in text {
         if in_string {
             out.push(byte);
@@ -36,11 +47,22 @@ pub(crate) fn to_stored(value: &RawValue) -> Vec<u8> {
                 in_string = false;
             }
         } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            in_string = byte == b'"';
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max_depth {
+                        return Err(depth);
+                    }
+                }
+                // The text is valid JSON (a parsed RawValue), so brackets balance.
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
             out.push(byte);
         }
     }
-    out
+    Ok(out)
 }
 
 /// A stored value as a response shows it.
@@ -70,7 +92,20 @@ mod tests {
 
     fn stored(json: &str) -> String {
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
-        String::from_utf8(to_stored(&raw)).unwrap()
+        String::from_utf8(to_stored(&raw, DEFAULT_MAX_VALUE_DEPTH).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn nesting_is_bounded_outside_strings_only() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let raw = |text: &str| serde_json::from_str::<Box<RawValue>>(text).unwrap();
+        assert!(to_stored(&raw(&nested(64)), 64).is_ok());
+        assert_eq!(to_stored(&raw(&nested(65)), 64), Err(65));
+        let objects = format!("{}1{}", "{\"a\":".repeat(65), "}".repeat(65));
+        assert_eq!(to_stored(&raw(&objects), 64), Err(65));
+        // Brackets inside strings do not nest, and siblings do not add up.
+        let text = format!("[\"{}\",{},{}]", "[".repeat(500), nested(63), nested(63));
+        assert!(to_stored(&raw(&text), 64).is_ok());
     }
 
     #[test]

@@ -48,17 +48,21 @@ pub enum BrokerError {
         /// The group's id.
         group: String,
     },
-    /// A message value is larger than its topic allows.
+    /// A message (value, key and headers together) is larger than its topic allows.
     #[error(
-        "message value is {size} bytes; topic {topic:?} allows at most {max} (maxMessageSize)"
+        "message is {size} bytes, most of them in {field}; topic {topic:?} allows at most {max} \
+         bytes of value, key and headers together (maxMessageSize)"
     )]
     MessageTooLarge {
         /// The topic's name.
         topic: String,
-        /// The value's size in bytes.
+        /// The message's size in bytes: value, key and every header's name and value.
         size: usize,
         /// The topic's `maxMessageSize`.
         max: i64,
+        /// The largest part, as the request names it: `value`, `key` or `headers`, prefixed
+        /// with `messages[i].` within a batch.
+        field: String,
     },
     /// A topic update asked for fewer partitions than it has.
     #[error("partitions can grow but never shrink: topic has {current}, asked for {requested}")]

@@ -28,7 +28,9 @@ pub enum Delay {
 pub struct OutgoingMessage {
     /// Routing key: messages with the same key go to the same partition, in order.
     pub key: Option<String>,
-    /// Payload bytes; at most the topic's `maxMessageSize`.
+    /// Payload bytes. Value, key and headers together are at most the topic's
+    /// `maxMessageSize`; the key at most 1024 bytes, at most 64 headers, each name at most 256
+    /// and each value at most 8 KiB (see [`mq_model::validate_message_parts`]).
     pub value: Vec<u8>,
     /// Application headers.
     pub headers: BTreeMap<String, String>,
@@ -107,7 +109,7 @@ impl Published {
 impl Broker {
     /// Publishes one message.
     pub async fn publish(&self, topic: &str, message: OutgoingMessage) -> BrokerResult<Published> {
-        let mut results = self.publish_batch(topic, vec![message]).await?;
+        let mut results = self.publish_records(topic, vec![message], false).await?;
         // publish_batch returns one result per message, checked against the log's answer.
         results.pop().ok_or_else(|| short_append(0))
     }
@@ -118,6 +120,16 @@ impl Broker {
         &self,
         topic_name: &str,
         messages: Vec<OutgoingMessage>,
+    ) -> BrokerResult<Vec<Published>> {
+        self.publish_records(topic_name, messages, true).await
+    }
+
+    /// `publish_batch`; errors about one message name it `messages[i]` when `batch` is set.
+    async fn publish_records(
+        &self,
+        topic_name: &str,
+        messages: Vec<OutgoingMessage>,
+        batch: bool,
     ) -> BrokerResult<Vec<Published>> {
         self.refuse_if_shutting_down()?;
         if messages.is_empty() || messages.len() > MAX_BATCH {
@@ -130,8 +142,8 @@ impl Broker {
         let topic = self.topic_for_publish(topic_name).await?;
         let now_ms = self.inner.clock.now_ms();
         let mut dues = Vec::with_capacity(messages.len());
-        for message in &messages {
-            check_message(&topic, message)?;
+        for (index, message) in messages.iter().enumerate() {
+            check_message(&topic, message, batch.then_some(index))?;
             dues.push(self.due_ms(message, now_ms)?);
         }
 
@@ -317,16 +329,38 @@ pub(crate) fn to_time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-pub(crate) fn check_message(topic: &Topic, message: &OutgoingMessage) -> BrokerResult<()> {
+pub(crate) fn check_message(
+    topic: &Topic,
+    message: &OutgoingMessage,
+    index: Option<usize>,
+) -> BrokerResult<()> {
+    let within = |error: mq_model::ModelError| match (index, error) {
+        (Some(i), mq_model::ModelError::Invalid { field, reason }) => {
+            BrokerError::invalid(field, format!("(message {i} of the batch) {reason}"))
+        }
+        (_, error) => error.into(),
+    };
     if let Some(key) = &message.idempotency_key {
         mq_model::validate_idempotency_key("idempotencyKey", key)?;
     }
-    let size = message.value.len();
+    mq_model::validate_message_parts(message.key.as_deref(), &message.headers).map_err(within)?;
+    let key = message.key.as_deref();
+    let size = mq_model::message_size(message.value.len(), key, &message.headers);
     if i64::try_from(size).unwrap_or(i64::MAX) > topic.max_message_size {
+        let headers = mq_model::message_size(0, None, &message.headers);
+        let part = [
+            ("value", message.value.len()),
+            ("key", key.map_or(0, str::len)),
+            ("headers", headers),
+        ]
+        .into_iter()
+        .max_by_key(|(_, bytes)| *bytes)
+        .map_or("value", |(part, _)| part);
         return Err(BrokerError::MessageTooLarge {
             topic: topic.name.clone(),
             size,
             max: topic.max_message_size,
+            field: index.map_or_else(|| part.to_owned(), |i| format!("messages[{i}].{part}")),
         });
     }
     Ok(())

@@ -64,7 +64,7 @@ impl Broker {
             ));
         }
         let topic = self.topic_for_publish(topic).await?;
-        check_message(&topic, &message)?;
+        check_message(&topic, &message, None)?;
         let idempotency_key = message.idempotency_key.as_deref();
         let partition = self.choose_partition(&topic, message.key.as_deref().or(idempotency_key));
         let dedup = self.dedup_for(&topic, idempotency_key);

@@ -45,8 +45,9 @@ pub use security::{ApiToken, AuditRecord, Role};
 pub use topic::{Topic, TopicStatus};
 pub use transaction::{DecidedBy, Transaction, TransactionEvent, TransactionState};
 pub use validate::{
-    validate_client_id, validate_idempotency_key, validate_max_message_size, validate_partitions,
-    validate_replication_factor, validate_retention_ms, validate_topic_name,
-    DEFAULT_MAX_MESSAGE_SIZE, MAX_CLIENT_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN, MAX_MESSAGE_SIZE_LIMIT,
-    MAX_PARTITIONS, MAX_TOPIC_NAME_LEN,
+    message_size, validate_client_id, validate_idempotency_key, validate_max_message_size,
+    validate_message_parts, validate_partitions, validate_replication_factor,
+    validate_retention_ms, validate_topic_name, DEFAULT_MAX_MESSAGE_SIZE, MAX_CLIENT_ID_LEN,
+    MAX_HEADERS, MAX_HEADER_NAME_LEN, MAX_HEADER_VALUE_LEN, MAX_IDEMPOTENCY_KEY_LEN, MAX_KEY_LEN,
+    MAX_MESSAGE_SIZE_LIMIT, MAX_PARTITIONS, MAX_TOPIC_NAME_LEN,
 };

@@ -1,5 +1,7 @@
 //! Validation rules shared by the models and configs, one function per rule.
 
+use std::collections::BTreeMap;
+
 use crate::ModelError;
 
 /// Longest topic name: one leading character plus 248 more.
@@ -89,6 +91,70 @@ pub fn validate_idempotency_key(field: &'static str, value: &str) -> Result<(), 
     Ok(())
 }
 
+/// Longest routing key, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+/// Most headers one message may carry.
+pub const MAX_HEADERS: usize = 64;
+/// Longest header name, in bytes.
+pub const MAX_HEADER_NAME_LEN: usize = 256;
+/// Longest header value, in bytes.
+pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
+
+/// Checks a message's routing key and headers against their bounds: a key of at most 1024
+/// bytes, at most 64 headers, names of at most 256 bytes and values of at most 8 KiB. Together
+/// with the topic's `maxMessageSize` over value, key and headers, these keep every accepted
+/// message small enough to be delivered, browsed and dead-lettered whole. The error names
+/// `key` or `headers` (the offending header's name is in the reason).
+pub fn validate_message_parts(
+    key: Option<&str>,
+    headers: &BTreeMap<String, String>,
+) -> Result<(), ModelError> {
+    if let Some(key) = key {
+        if key.len() > MAX_KEY_LEN {
+            return Err(ModelError::Invalid {
+                field: "key",
+                reason: format!("must be at most {MAX_KEY_LEN} bytes, got {}", key.len()),
+            });
+        }
+    }
+    let invalid = |reason: String| ModelError::Invalid { field: "headers", reason };
+    if headers.len() > MAX_HEADERS {
+        return Err(invalid(format!(
+            "may hold at most {MAX_HEADERS} headers, got {}",
+            headers.len()
+        )));
+    }
+    for (name, value) in headers {
+        if name.len() > MAX_HEADER_NAME_LEN {
+            return Err(invalid(format!(
+                "names must be at most {MAX_HEADER_NAME_LEN} bytes; {:?}... is {} bytes",
+                shorten(name),
+                name.len()
+            )));
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN {
+            return Err(invalid(format!(
+                "values must be at most {MAX_HEADER_VALUE_LEN} bytes; the value of {name:?} is {} \
+                 bytes",
+                value.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first 32 characters of `text`, to name a long value in an error.
+fn shorten(text: &str) -> &str {
+    text.char_indices().nth(32).map_or(text, |(end, _)| &text[..end])
+}
+
+/// The bytes a message counts against its topic's `maxMessageSize`: value, key, and every
+/// header's name and value.
+pub fn message_size(value: usize, key: Option<&str>, headers: &BTreeMap<String, String>) -> usize {
+    let headers: usize = headers.iter().map(|(name, value)| name.len() + value.len()).sum();
+    value + key.map_or(0, str::len) + headers
+}
+
 fn range(
     field: &'static str,
     expected: &'static str,
@@ -170,6 +236,33 @@ mod tests {
         ] {
             assert_eq!(validate_client_id("groupId", id).is_ok(), ok, "id {id:?}");
         }
+    }
+
+    #[test]
+    fn message_parts_are_bounded() {
+        let none = BTreeMap::new();
+        assert!(validate_message_parts(Some(&"k".repeat(MAX_KEY_LEN)), &none).is_ok());
+        let err = validate_message_parts(Some(&"k".repeat(MAX_KEY_LEN + 1)), &none).unwrap_err();
+        assert_eq!(err.field(), "key");
+        assert!(err.to_string().contains("1024"), "{err}");
+
+        let many: BTreeMap<String, String> =
+            (0..=MAX_HEADERS).map(|i| (format!("h{i}"), String::new())).collect();
+        let err = validate_message_parts(None, &many).unwrap_err();
+        assert_eq!(err.field(), "headers");
+        assert!(err.to_string().contains("at most 64 headers, got 65"), "{err}");
+
+        let long_name = BTreeMap::from([("n".repeat(MAX_HEADER_NAME_LEN + 1), String::new())]);
+        assert_eq!(validate_message_parts(None, &long_name).unwrap_err().field(), "headers");
+        let long_value =
+            BTreeMap::from([("trace".to_owned(), "v".repeat(MAX_HEADER_VALUE_LEN + 1))]);
+        let err = validate_message_parts(None, &long_value).unwrap_err();
+        assert!(err.to_string().contains("\"trace\""), "{err}");
+        let largest: BTreeMap<String, String> = (0..MAX_HEADERS)
+            .map(|i| (format!("{i:0>256}"), "v".repeat(MAX_HEADER_VALUE_LEN)))
+            .collect();
+        assert!(validate_message_parts(Some(&"k".repeat(MAX_KEY_LEN)), &largest).is_ok());
+        assert_eq!(message_size(10, Some("key"), &BTreeMap::from([("a".into(), "bc".into())])), 16);
     }
 
     #[test]

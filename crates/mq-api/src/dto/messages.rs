@@ -21,13 +21,18 @@ pub(crate) struct SendMessage {
     #[schema(min_length = 1)]
     pub(crate) topic_name: String,
     /// Messages with the same key go to the same partition (in order); without a key,
-    /// partitions take turns.
+    /// partitions take turns. At most 1024 bytes.
+    #[schema(max_length = 1024)]
     pub(crate) key: Option<String>,
-    /// Any JSON value, `null` included; required.
+    /// Any JSON value, `null` included; required. Arrays and objects nest at most the server's
+    /// `max_value_depth` (default 64) levels deep. Value, key and headers together are at most
+    /// the topic's `maxMessageSize` bytes (the value counted as its JSON text without
+    /// whitespace).
     #[serde(default, deserialize_with = "value::present")]
     #[schema(value_type = crate::openapi::AnyValue, required = true)]
     pub(crate) value: Option<Box<RawValue>>,
-    /// Text headers, delivered with the message.
+    /// Text headers, delivered with the message: at most 64, names of at most 256 bytes,
+    /// values of at most 8192 bytes.
     pub(crate) headers: Option<BTreeMap<String, String>>,
     /// `normal` (default), `delay` (with `delaySeconds` or `deliverAt`) or `transaction`
     /// (a half message, delivered once committed).
@@ -89,7 +94,11 @@ impl SendMessage {
     /// The message to publish; `value` is required, and a delay needs `messageType: "delay"`.
     /// `header_key` is the request's `Idempotency-Key` header, if any: it must agree with the
     /// body's `idempotencyKey` when both are given.
-    pub(crate) fn outgoing(&self, header_key: Option<&str>) -> Result<OutgoingMessage, ApiError> {
+    pub(crate) fn outgoing(
+        &self,
+        header_key: Option<&str>,
+        max_depth: usize,
+    ) -> Result<OutgoingMessage, ApiError> {
         let fields = DelayFields {
             prefix: "",
             message_type: self.message_type.unwrap_or_default(),
@@ -108,11 +117,12 @@ impl SendMessage {
             (None, None) => None,
         };
         let mut message = outgoing(
-            "value",
+            "",
             self.key.as_ref(),
             self.value.as_deref(),
             self.headers.as_ref(),
             fields,
+            max_depth,
         )?;
         message.idempotency_key = idempotency_key;
         Ok(message)
@@ -135,13 +145,15 @@ pub(crate) struct SendBatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct BatchItem {
-    /// As in `POST /messages`.
+    /// As in `POST /messages`: at most 1024 bytes.
+    #[schema(max_length = 1024)]
     key: Option<String>,
-    /// Any JSON value, `null` included; required.
+    /// Any JSON value, `null` included; required; nested and sized as in `POST /messages`.
     #[serde(default, deserialize_with = "value::present")]
     #[schema(value_type = crate::openapi::AnyValue, required = true)]
     value: Option<Box<RawValue>>,
-    /// Text headers, delivered with the message.
+    /// Text headers, as in `POST /messages`: at most 64, names of at most 256 bytes, values of
+    /// at most 8192 bytes.
     headers: Option<BTreeMap<String, String>>,
     /// `normal` (default) or `delay`; a batch cannot hold transactional messages.
     message_type: Option<MessageType>,
@@ -158,7 +170,7 @@ pub(crate) struct BatchItem {
 
 impl SendBatch {
     /// The messages to publish, all checked before any is built.
-    pub(crate) fn outgoing(&self) -> Result<Vec<OutgoingMessage>, ApiError> {
+    pub(crate) fn outgoing(&self, max_depth: usize) -> Result<Vec<OutgoingMessage>, ApiError> {
         let count = self.messages.len();
         if count == 0 || count > MAX_BATCH {
             return Err(ApiError::field(
@@ -178,11 +190,12 @@ impl SendBatch {
                     deliver_at: m.deliver_at.as_deref(),
                 };
                 let mut message = outgoing(
-                    &format!("{prefix}value"),
+                    &prefix,
                     m.key.as_ref(),
                     m.value.as_deref(),
                     m.headers.as_ref(),
                     fields,
+                    max_depth,
                 )?;
                 message.idempotency_key = m
                     .idempotency_key
@@ -208,20 +221,44 @@ fn idempotency(field: &str, key: &str) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
+/// A message of a request, its fields named with `prefix` (`""` or `messages[i].`) in errors:
+/// `value` is required and nests at most `max_depth` deep; key and headers within their bounds.
 fn outgoing(
-    value_field: &str,
+    prefix: &str,
     key: Option<&String>,
     value: Option<&RawValue>,
     headers: Option<&BTreeMap<String, String>>,
     delay: DelayFields<'_>,
+    max_depth: usize,
 ) -> Result<OutgoingMessage, ApiError> {
     let value = value.ok_or_else(|| {
-        ApiError::field(value_field, "is required; it may be any JSON value, null included")
+        ApiError::field(
+            format!("{prefix}value"),
+            "is required; it may be any JSON value, null included",
+        )
     })?;
+    let value = value::to_stored(value, max_depth).map_err(|_| {
+        ApiError::field(
+            format!("{prefix}value"),
+            format!(
+                "nests arrays and objects more than {max_depth} levels deep (the server's \
+                 max_value_depth)"
+            ),
+        )
+    })?;
+    let headers = headers.cloned().unwrap_or_default();
+    mq_model::validate_message_parts(key.map(String::as_str), &headers).map_err(
+        |error| match error {
+            mq_model::ModelError::Invalid { field, reason } => {
+                ApiError::field(format!("{prefix}{field}"), reason)
+            }
+            other => ApiError::field(format!("{prefix}{}", other.field()), other.to_string()),
+        },
+    )?;
     Ok(OutgoingMessage {
         key: key.cloned(),
-        value: value::to_stored(value),
-        headers: headers.cloned().unwrap_or_default(),
+        value,
+        headers,
         producer_id: None,
         message_type: delay.message_type,
         delay: delay.delay()?,

@@ -11,6 +11,7 @@ use crate::dto::{
 };
 use crate::envelope::ok;
 use crate::extract::Json;
+use crate::limits::Limits;
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::security::Caller;
 use crate::ApiError;
@@ -40,15 +41,23 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
          body = Envelope<MessagesOut>),
         (status = 404, description = "The topic or the group does not exist.",
          body = ErrorEnvelope),
+        (status = 503, description = "With `waitMs` > 0: this server already holds \
+         `max_long_polls` long polls and streams; retry after `Retry-After` seconds.",
+         body = ErrorEnvelope),
     ),
 )]
 async fn consume(
     broker: web::Data<Broker>,
+    limits: web::Data<Limits>,
     caller: Caller,
     body: Json<Consume>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_consume(&body.topic_name)?;
-    let received = broker.fetch(&body.into_inner().into()).await?;
+    let request: mq_broker::FetchRequest = body.into_inner().into();
+    // Only a fetch that may wait holds a place; one that answers at once costs no more than
+    // any other request.
+    let _place = if request.wait.is_zero() { None } else { Some(limits.long_poll()?) };
+    let received = broker.fetch(&request).await?;
     let messages = received.into_iter().map(MessageOut::from).collect();
     ok("ok", MessagesOut { messages, next_offset: None })
 }

@@ -9,6 +9,7 @@ use super::Routes;
 use crate::dto::{BatchOut, PreparedOut, PublishedOut, SendBatch, SendMessage, SentOut};
 use crate::envelope::ok;
 use crate::extract::Json;
+use crate::limits::Limits;
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::security::Caller;
 use crate::ApiError;
@@ -35,12 +36,14 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
          a repeat of an idempotency key answers the first publish with `duplicate: true`.",
          body = Envelope<SentOut>),
         (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
-        (status = 413, description = "The value is larger than the topic's `maxMessageSize`, \
-         or the body larger than the server's limit.", body = ErrorEnvelope),
+        (status = 413, description = "The message (value, key and headers together) is larger \
+         than the topic's `maxMessageSize`, or the body larger than the server's limit; the \
+         message names the largest part.", body = ErrorEnvelope),
     ),
 )]
 async fn send(
     broker: web::Data<Broker>,
+    limits: web::Data<Limits>,
     caller: Caller,
     request: HttpRequest,
     body: Json<SendMessage>,
@@ -53,7 +56,7 @@ async fn send(
             ApiError::field("Idempotency-Key", "must be visible ASCII text (1 to 128 bytes)")
         })?),
     };
-    let mut message = body.outgoing(header_key)?;
+    let mut message = body.outgoing(header_key, limits.max_value_depth)?;
     if body.is_transaction() {
         // The transaction belongs to the token that prepared it: a service token may read and
         // decide only its own.
@@ -87,17 +90,19 @@ async fn send(
         (status = 200, description = "All sent: where each landed, in request order.",
          body = Envelope<BatchOut>),
         (status = 404, description = "The topic does not exist.", body = ErrorEnvelope),
-        (status = 413, description = "A value is larger than the topic's `maxMessageSize`, or \
-         the body larger than the server's limit.", body = ErrorEnvelope),
+        (status = 413, description = "A message (value, key and headers together) is larger \
+         than the topic's `maxMessageSize`, or the body larger than the server's limit; the \
+         message names it (`messages[i].value`, `.key` or `.headers`).", body = ErrorEnvelope),
     ),
 )]
 async fn send_batch(
     broker: web::Data<Broker>,
+    limits: web::Data<Limits>,
     caller: Caller,
     body: Json<SendBatch>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_produce(&body.topic_name)?;
-    let messages = body.outgoing()?;
+    let messages = body.outgoing(limits.max_value_depth)?;
     let published = broker.publish_batch(&body.topic_name, messages).await?;
     ok("messages sent", BatchOut::from(published))
 }

@@ -30,6 +30,7 @@ mod topics;
 mod transactions;
 
 use actix_web::dev::HttpServiceFactory;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder};
 use mq_broker::Broker;
 use utoipa::openapi::path::{HttpMethod, Operation};
@@ -55,11 +56,13 @@ pub fn configure(
     let broker = web::Data::new(broker);
     let guard = web::Data::new(crate::security::Guard::new(cfg.auth.clone(), cfg.security.clone()));
     let document = web::Data::new(docs::Document::new());
+    let limits = web::Data::new(crate::limits::Limits::new(&cfg));
     let console = console::Files::new(&cfg.console);
     move |app: &mut web::ServiceConfig| {
         app.app_data(broker.clone())
             .app_data(guard.clone())
             .app_data(document.clone())
+            .app_data(limits.clone())
             .app_data(extract::json_config(cfg.json_limit_bytes))
             .app_data(extract::query_config())
             .app_data(extract::path_config());
@@ -139,11 +142,13 @@ pub(crate) struct Routes<'a> {
     documented: Vec<Documented>,
 }
 
-/// A resource being built: its path (below the prefix), and its methods so far.
+/// A resource being built: its path (below the prefix), its methods so far, and those of them
+/// whose operation documents no query parameter.
 struct Pending {
     path: String,
     resource: Option<Resource>,
     methods: Vec<String>,
+    without_query: Vec<actix_web::http::Method>,
 }
 
 impl std::fmt::Debug for Routes<'_> {
@@ -171,6 +176,30 @@ impl<'a> Routes<'a> {
             let resource = resource.default_service(web::to(move |request: HttpRequest| {
                 method_not_allowed(request, allow.clone())
             }));
+            // Lists refuse unknown query parameters through their extractors; a write that
+            // documents none refuses any, rather than ignoring a misspelt one.
+            let without_query = std::rc::Rc::new(pending.without_query);
+            let resource = resource.wrap(actix_web::middleware::from_fn(
+                move |request: actix_web::dev::ServiceRequest,
+                      next: actix_web::middleware::Next<actix_web::body::BoxBody>| {
+                    let refuse = without_query.contains(request.method())
+                        && !request.query_string().is_empty();
+                    async move {
+                        if refuse {
+                            let name = request.query_string().split(['=', '&']).next();
+                            return Err(ApiError::Query {
+                                detail: format!(
+                                    "unknown parameter {:?}: this operation takes no query \
+                                     parameters",
+                                    name.unwrap_or_default()
+                                ),
+                            }
+                            .into());
+                        }
+                        next.call(request).await
+                    }
+                },
+            ));
             if routes.guarded {
                 register(
                     routes.app,
@@ -206,14 +235,31 @@ impl<'a> Routes<'a> {
             Some(index) => index,
             None => {
                 let resource = Some(web::resource(&local));
-                self.resources.push(Pending { path: local, resource, methods: Vec::new() });
+                self.resources.push(Pending {
+                    path: local,
+                    resource,
+                    methods: Vec::new(),
+                    without_query: Vec::new(),
+                });
                 self.resources.len() - 1
             }
         };
+        let takes_query = P::operation().parameters.iter().flatten().any(|parameter| {
+            use utoipa::openapi::path::ParameterIn;
+            // Parameters of a handler are inline; a reference is taken to mean "maybe".
+            match parameter {
+                RefOr::T(parameter) => matches!(parameter.parameter_in, ParameterIn::Query),
+                RefOr::Ref(_) => true,
+            }
+        });
         let pending = &mut self.resources[index];
         if let Some(mut resource) = pending.resource.take() {
             for method in &methods {
                 let method = crate::openapi::actix_method(method);
+                // Reads keep ignoring stray parameters (cache busters, probes that add some).
+                if !takes_query && !matches!(method, Method::GET | Method::HEAD) {
+                    pending.without_query.push(method.clone());
+                }
                 pending.methods.push(method.to_string());
                 resource = resource.route(web::method(method).to(handler.clone()));
             }

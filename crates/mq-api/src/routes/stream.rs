@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use super::Routes;
 use crate::dto::MessageOut;
 use crate::extract::number;
+use crate::limits::Limits;
 use crate::openapi::ErrorEnvelope;
 use crate::security::Caller;
 use crate::ApiError;
@@ -78,10 +79,13 @@ fn event(name: &str, data: &str) -> Bytes {
          and heartbeat comments).", content_type = "text/event-stream", body = String),
         (status = 404, description = "The topic or the group does not exist.",
          body = ErrorEnvelope),
+        (status = 503, description = "This server already holds `max_long_polls` long polls \
+         and streams; retry after `Retry-After` seconds.", body = ErrorEnvelope),
     ),
 )]
 async fn stream(
     broker: web::Data<Broker>,
+    limits: web::Data<Limits>,
     caller: Caller,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -93,9 +97,12 @@ async fn stream(
     broker.in_flight(&q.topic_name, &q.group_id, &q.consumer_id).await?;
     mq_model::validate_client_id("consumerId", &q.consumer_id)
         .map_err(|e| ApiError::Broker(e.into()))?;
+    let place = limits.long_poll()?;
     let (sender, receiver) = mpsc::channel::<Bytes>(16);
     let broker = broker.into_inner();
     actix_web::rt::spawn(async move {
+        // Held while the stream is pumped: it ends when the client goes away or on shutdown.
+        let _place = place;
         let result =
             pump(&broker, &q, max_in_flight, Duration::from_millis(heartbeat), &sender).await;
         let last = match result {
