@@ -11,7 +11,7 @@
 #   MQTEST_FUZZ_EXAMPLES=200 bash scripts/api-fuzz.sh
 #   MQTEST_FUZZ_BACKENDS=memory bash scripts/api-fuzz.sh   # one backend (memory | redis_mongo)
 #
-# MQ_SERVER_BIN names a server binary to test instead of building the debug one.
+# MQTEST_SERVER_BIN names a server binary to test instead of building the debug one.
 # The Redis + MongoDB run needs redis-server on PATH and MQTEST_SECANTUSD naming secantusd-py,
 # which scripts/test.sh provides.
 #
@@ -37,9 +37,9 @@ if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$venv/.spec" 2>/dev/null)" != 
 fi
 
 target_dir="$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-# MQ_SERVER_BIN: a server built already (scripts/test.sh builds every target in one go, since
+# MQTEST_SERVER_BIN: a server built already (scripts/test.sh builds every target in one go, since
 # `cargo build -p mq-server` alone resolves features differently and rebuilds dependencies).
-server_bin="${MQ_SERVER_BIN:-}"
+server_bin="${MQTEST_SERVER_BIN:-}"
 if [ -z "$server_bin" ]; then
     cargo build --quiet -p mq-server
     server_bin="$target_dir/debug/mq-server"

@@ -95,8 +95,8 @@ say "node $(node --version), $("$chromium_bin" --version 2>/dev/null | head -n1)
 
 target_dir="$(cargo metadata --format-version 1 --no-deps |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
-# MQ_SERVER_BIN: a server built already (scripts/test.sh builds every target in one go).
-server_bin="${MQ_SERVER_BIN:-}"
+# MQTEST_SERVER_BIN: a server built already (scripts/test.sh builds every target in one go).
+server_bin="${MQTEST_SERVER_BIN:-}"
 if [ -z "$server_bin" ]; then
     if ! cargo build --quiet -p mq-server; then
         fail "cargo build -p mq-server failed"

@@ -34,6 +34,10 @@ if [ -z "${CARGO_TERM_COLOR:-}" ]; then
     if [ -t 1 ]; then export CARGO_TERM_COLOR=auto; else export CARGO_TERM_COLOR=never; fi
 fi
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# CI builds a fresh clone once: incremental compilation's caches would only cost time there.
+if [ -n "${CI:-}" ]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
 
 # The long-poll flood test (e2e faults::a_flood_of_long_polls_*) holds a thousand connections
 # open in the test and as many in the server: raise the soft limit on open files as far as the
@@ -172,21 +176,25 @@ done
 # (`cargo build -p mq-server`), cargo would resolve dependency features per package and compile
 # many dependencies again for each, which once cost CI several minutes.
 run cargo build --workspace --all-targets
-export MQ_SERVER_BIN="$root/target/debug/mq-server"
+# The server every test and script starts (MQTEST_, not MQ_: mq-server reads MQ_* variables
+# as its own config).
+export MQTEST_SERVER_BIN="$root/target/debug/mq-server"
 run start_shared_cluster
 # The fault scenarios (e2e faults::*: a cluster master killed, resharding, a Sentinel failover)
 # take their stores apart under load and time the recovery; they run afterwards, one at a time,
-# so that the rest of the suite does not load the machine under them.
+# so that the rest of the suite does not load the machine under them. They select the e2e
+# binary by filter over the whole workspace, not with `-p mq-tests`, which would resolve
+# dependency features anew and compile many dependencies again.
 faults='binary(e2e) & test(/^faults::/)'
 if cargo nextest --version >/dev/null 2>&1; then
     run cargo nextest run "${scope[@]}" --no-fail-fast -E "not ($faults)" "$@"
     if [ "${#scope[@]}" -gt 0 ]; then
-        run cargo nextest run -p mq-tests --test e2e --no-fail-fast -j 1 -E "$faults"
+        run cargo nextest run --workspace --no-fail-fast -j 1 -E "$faults"
     fi
 else
     run cargo test "${scope[@]}" --no-fail-fast "$@" -- --skip faults::
     if [ "${#scope[@]}" -gt 0 ]; then
-        run cargo test -p mq-tests --test e2e --no-fail-fast -- --test-threads 1 faults::
+        run cargo test --workspace --test e2e --no-fail-fast -- --test-threads 1 faults::
     fi
 fi
 # nextest does not run doctests.
