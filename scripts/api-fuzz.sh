@@ -56,8 +56,15 @@ cleanup() {
 }
 trap 'cleanup; rm -rf "$work"' EXIT
 
-free_port() {
-    "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# free_ports N: N distinct free ports, one per line (all held open while they are picked, so
+# the server, Redis and SecantusDB never get the same one).
+free_ports() {
+    "$venv/bin/python" -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in held))' "$1"
 }
 
 # Waits until a TCP port accepts connections (a store just spawned).
@@ -81,9 +88,9 @@ token="api-fuzz-admin-token"
 
 # fuzz BACKEND: one server on BACKEND, the document validated, then schemathesis against it.
 fuzz() {
-    local backend="$1" dir="$work/$1" port base
+    local backend="$1" dir="$work/$1" port base redis_port mongo_port
     mkdir -p "$dir"
-    port="$(free_port)"
+    { read -r port; read -r redis_port; read -r mongo_port; } < <(free_ports 3)
     base="http://127.0.0.1:$port"
     cat >"$dir/server.yaml" <<EOF_SERVER
 server:
@@ -98,9 +105,6 @@ security:
     enabled: false
 EOF_SERVER
     if [ "$backend" = redis_mongo ]; then
-        local redis_port mongo_port
-        redis_port="$(free_port)"
-        mongo_port="$(free_port)"
         if ! command -v redis-server >/dev/null || [ ! -x "${MQTEST_SECANTUSD:-}" ]; then
             echo "api-fuzz: the redis_mongo run needs redis-server on PATH and MQTEST_SECANTUSD" \
                 "naming secantusd-py (bash scripts/test.sh installs both)" >&2
@@ -129,11 +133,12 @@ mongodb:
 EOF_STORES
     fi
     "$server_bin" --config "$dir/server.yaml" >"$out/$backend-server.log" 2>&1 &
-    pids+=($!)
+    local server_pid=$!
+    pids+=("$server_pid")
 
-    "$venv/bin/python" - "$base" "$dir/openapi.json" <<'EOF_FETCH'
+    "$venv/bin/python" - "$base" "$dir/openapi.json" "$server_pid" <<'EOF_FETCH'
 import sys, time, urllib.request
-base, path = sys.argv[1], sys.argv[2]
+base, path, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 deadline = time.time() + 60
 while True:
     try:
@@ -141,11 +146,23 @@ while True:
             open(path, "wb").write(r.read())
             break
     except Exception as e:
+        try:
+            # An exited child stays a zombie until the shell reaps it.
+            with open(f"/proc/{pid}/stat") as stat:
+                alive = stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+        except OSError:
+            alive = False
+        if not alive:
+            sys.exit(f"api-fuzz: the server at {base} exited before serving openapi.json")
         if time.time() > deadline:
             sys.exit(f"api-fuzz: the server at {base} did not serve openapi.json within 60 s: {e}")
         time.sleep(0.2)
 EOF_FETCH
-    [ -s "$dir/openapi.json" ] || return 1
+    if [ ! -s "$dir/openapi.json" ]; then
+        echo "api-fuzz [$backend]: server log ($out/$backend-server.log):" >&2
+        tail -n 20 "$out/$backend-server.log" >&2
+        return 1
+    fi
     cp "$dir/openapi.json" "$out/openapi.json"
 
     echo "api-fuzz [$backend]: openapi-spec-validator"

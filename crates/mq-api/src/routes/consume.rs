@@ -42,7 +42,8 @@ pub(super) fn mount(routes: &mut Routes<'_>) {
         (status = 404, description = "The topic or the group does not exist.",
          body = ErrorEnvelope),
         (status = 503, description = "With `waitMs` > 0: this server already holds \
-         `max_long_polls` long polls and streams; retry after `Retry-After` seconds.",
+         `max_long_polls` (default 512) long polls and streams; retry after `Retry-After` \
+         seconds.",
          body = ErrorEnvelope),
     ),
 )]

@@ -79,8 +79,8 @@ fn event(name: &str, data: &str) -> Bytes {
          and heartbeat comments).", content_type = "text/event-stream", body = String),
         (status = 404, description = "The topic or the group does not exist.",
          body = ErrorEnvelope),
-        (status = 503, description = "This server already holds `max_long_polls` long polls \
-         and streams; retry after `Retry-After` seconds.", body = ErrorEnvelope),
+        (status = 503, description = "This server already holds `max_long_polls` (default \
+         512) long polls and streams; retry after `Retry-After` seconds.", body = ErrorEnvelope),
     ),
 )]
 async fn stream(
